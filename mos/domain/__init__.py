@@ -1,0 +1,1 @@
+"""Pure domain core: events, aggregates, validation and errors. No I/O lives here."""

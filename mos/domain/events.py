@@ -1,0 +1,180 @@
+"""Domain events: small immutable records, one per past-tense fact about a user, cube or memory.
+
+Each class mirrors `schemas/<ClassName>.avsc` field for field (a test keeps them in step).
+Every event carries the envelope fields: `event_id`, `stream_key` (the aggregate it belongs
+to, also the Kafka message key), a per-key `version` (1, 2, 3… with no gaps), `occurred_at`
+(UTC epoch milliseconds) and `provenance`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who caused an event, from which app, and which earlier event / request led to it."""
+
+    actor: str
+    source_app: str = "mos"
+    causation_id: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Envelope shared by every event."""
+
+    event_id: str
+    stream_key: str
+    version: int
+    occurred_at: int
+    provenance: Provenance
+
+    type_name: ClassVar[str] = "Event"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserCreated(Event):
+    user_id: str
+    type_name: ClassVar[str] = "UserCreated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CubeCreated(Event):
+    cube_id: str
+    name: str
+    owner: str
+    type_name: ClassVar[str] = "CubeCreated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CubeShared(Event):
+    cube_id: str
+    with_user: str
+    role: str
+    type_name: ClassVar[str] = "CubeShared"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryEvent(Event):
+    """Any event about one memory; `cube_id` lets consumers route without a lookup."""
+
+    memory_id: str
+    cube_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryContent(MemoryEvent):
+    """Events that carry a memory's full content (text, tags, metadata, embedding)."""
+
+    text: str
+    tags: tuple[str, ...] = ()
+    metadata_json: str = "{}"
+    embedding: tuple[float, ...] = ()
+    embedding_model: str = ""
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return json.loads(self.metadata_json)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryCreated(MemoryContent):
+    memory_type: str = "plaintext"
+    derived_from: tuple[str, ...] = ()
+    type_name: ClassVar[str] = "MemoryCreated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryUpdated(MemoryContent):
+    type_name: ClassVar[str] = "MemoryUpdated"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoriesMerged(MemoryEvent):
+    """Emitted once per source memory: `memory_id` is the source, now in state `merged`."""
+
+    target_memory_id: str
+    source_memory_ids: tuple[str, ...] = field(default=())
+    type_name: ClassVar[str] = "MemoriesMerged"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryArchived(MemoryEvent):
+    reason: str | None = None
+    type_name: ClassVar[str] = "MemoryArchived"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryRestored(MemoryEvent):
+    reason: str | None = None
+    type_name: ClassVar[str] = "MemoryRestored"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryPromoted(MemoryEvent):
+    target: str
+    reason: str | None = None
+    type_name: ClassVar[str] = "MemoryPromoted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryDemoted(MemoryEvent):
+    target: str
+    reason: str | None = None
+    type_name: ClassVar[str] = "MemoryDemoted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryAccessed(MemoryEvent):
+    """An access signal; lives on its own `access:<memory_id>` stream so that reads never
+    bump the memory's version (a writer holding version N is not made stale by a search)."""
+
+    accessed_by: str
+    count: int = 1
+    type_name: ClassVar[str] = "MemoryAccessed"
+
+
+EVENT_TYPES: Mapping[str, type[Event]] = {
+    cls.type_name: cls
+    for cls in (
+        UserCreated,
+        CubeCreated,
+        CubeShared,
+        MemoryCreated,
+        MemoryUpdated,
+        MemoriesMerged,
+        MemoryArchived,
+        MemoryRestored,
+        MemoryPromoted,
+        MemoryDemoted,
+        MemoryAccessed,
+    )
+}
+
+
+def user_key(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def cube_key(cube_id: str) -> str:
+    return f"cube:{cube_id}"
+
+
+def memory_key(memory_id: str) -> str:
+    return f"memory:{memory_id}"
+
+
+def access_key(memory_id: str) -> str:
+    return f"access:{memory_id}"
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored in the log, with its position (`offset`, 0-based, gap-free)."""
+
+    offset: int
+    event: Event

@@ -1,0 +1,1 @@
+"""Embedded (serverless) adapters: everything in one directory on disk."""

@@ -1,0 +1,49 @@
+"""One way to open SQLite for MOS: WAL journal, durable commits, vector extension loaded.
+
+`sqlean` is the stdlib `sqlite3` API over a recent SQLite build that can load extensions
+(the interpreter's own sqlite3 often cannot), so `sqlite-vec` works everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlean
+import sqlite_vec
+
+IntegrityError = sqlean.IntegrityError
+OperationalError = sqlean.OperationalError
+
+
+def open_sqlite(path: Path | str, *, with_vectors: bool = False) -> sqlean.Connection:
+    """Open `path` in autocommit mode: callers use explicit BEGIN IMMEDIATE … COMMIT.
+
+    `synchronous=FULL` makes every COMMIT durable (fsync of the WAL) before it returns,
+    which is what "append" promises: an acknowledged event survives a power cut.
+    """
+    connection = sqlean.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    if with_vectors:
+        connection.enable_load_extension(True)
+        sqlite_vec.load(connection)
+        connection.enable_load_extension(False)
+    return connection
+
+
+class Transaction:
+    """`with Transaction(conn):` — BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on error."""
+
+    def __init__(self, connection: sqlean.Connection):
+        self._connection = connection
+
+    def __enter__(self) -> sqlean.Connection:
+        self._connection.execute("BEGIN IMMEDIATE")
+        return self._connection
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self._connection.execute("COMMIT")
+        else:
+            self._connection.execute("ROLLBACK")
