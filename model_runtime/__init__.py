@@ -1,0 +1,1 @@
+"""Model runtime (activation / parametric memory): arrives with the model-runtime issue."""

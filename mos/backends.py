@@ -1,0 +1,65 @@
+"""Wiring of adapters behind the ports: one function per backend.
+
+The SDK only sees the ports (`EventLog`, `SearchIndex`, `GraphStore`, `Embedder`); which
+adapters fill them is decided here, once, from explicit arguments.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mos.domain.errors import InvalidInput
+from mos.embedders.port import Embedder
+from projections.embedded.sqlite_graph_store import SqliteGraphStore
+from projections.embedded.sqlite_search_index import SqliteSearchIndex
+from projections.graph_projection import project_graph
+from projections.ports import GraphStore, SearchIndex
+from projections.runner import ProjectionRunner
+from projections.search_projection import project_search
+from streams.embedded.sqlite_event_log import SqliteEventLog
+from streams.ports import EventLog
+
+MANIFEST = "mos.json"
+
+
+@dataclass
+class Backend:
+    log: EventLog
+    index: SearchIndex
+    graph: GraphStore
+    runners: tuple[ProjectionRunner, ...]
+
+    def close(self) -> None:
+        for part in (self.log, self.index, self.graph):
+            part.close()
+
+
+def _check_manifest(data_dir: Path, embedder: Embedder) -> None:
+    """A data directory is tied to one embedding model: vectors of two models don't mix."""
+    path = data_dir / MANIFEST
+    wanted = {"format": 1, "embedding_model": embedder.model_id, "dimension": embedder.dimension}
+    if path.exists():
+        found = json.loads(path.read_text())
+        if (found.get("embedding_model"), found.get("dimension")) != (embedder.model_id, embedder.dimension):
+            raise InvalidInput(
+                f"{data_dir} was created with embedder {found.get('embedding_model')} "
+                f"({found.get('dimension')}-d), not {embedder.model_id} ({embedder.dimension}-d)"
+            )
+    else:
+        path.write_text(json.dumps(wanted, indent=2) + "\n")
+
+
+def open_embedded(data_dir: Path, embedder: Embedder, batch_size: int = 500) -> Backend:
+    """Everything in one directory: events.db (the log), search.db and graph.db (read models)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _check_manifest(data_dir, embedder)
+    log = SqliteEventLog(data_dir / "events.db")
+    index = SqliteSearchIndex(data_dir / "search.db", embedder.dimension)
+    graph = SqliteGraphStore(data_dir / "graph.db")
+    runners = (
+        ProjectionRunner("search", log, project_search, index, batch_size),
+        ProjectionRunner("graph", log, project_graph, graph, batch_size),
+    )
+    return Backend(log, index, graph, runners)

@@ -1,0 +1,1 @@
+"""Hybrid retrieval: BM25 + vector kNN + graph expansion, fused."""

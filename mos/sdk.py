@@ -1,0 +1,321 @@
+"""`MOS`: the orchestration API apps call.
+
+Every write follows the same path: validate → load the aggregate from the log → let the
+domain decide the events (or refuse) → append them atomically with optimistic concurrency
+→ project. Reads first bring the read models up to the log head, so an app always reads
+its own writes, including writes made by another process on the same data directory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from mos.backends import Backend, open_embedded
+from mos.domain import cube as cubes
+from mos.domain import memory as memories
+from mos.domain.commands import CommandContext, wall_clock_ms
+from mos.domain.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound
+from mos.domain.events import Event, cube_key, memory_key, user_key
+from mos.domain.validation import (
+    MAX_BATCH_ITEMS,
+    canonical_metadata_json,
+    validate_id,
+    validate_tags,
+    validate_text,
+)
+from mos.embedders.port import Embedder
+from mos.query_filters import parse_filters
+from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
+from mos.types import Hit, MemoryItem, provenance_of
+from projections.ports import SearchFilter
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    events: int
+    seconds: float
+
+
+class MOS:
+    """A memory system over one backend (default: embedded, in `data_dir`)."""
+
+    def __init__(self, data_dir: str | Path | None = None, *, embedder: Embedder | None = None,
+                 backend: Backend | None = None, source_app: str = "mos",
+                 retrieval: RetrievalConfig | None = None, clock: Callable[[], int] = wall_clock_ms):
+        if embedder is None:
+            from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
+
+            embedder = SentenceTransformerEmbedder()
+        self.embedder = embedder
+        if backend is None:
+            from mos.config import MosSettings
+
+            backend = open_embedded(Path(data_dir) if data_dir else MosSettings.from_env().data_dir, embedder)
+        self._backend = backend
+        self.source_app = source_app
+        self._clock = clock
+        self._retriever = HybridRetriever(backend.index, backend.graph, embedder, retrieval)
+        self._lock = threading.RLock()
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    @property
+    def log(self):
+        return self._backend.log
+
+    def _ctx(self, actor: str) -> CommandContext:
+        return CommandContext(actor=actor, source_app=self.source_app,
+                              correlation_id=str(uuid.uuid4()), clock=self._clock)
+
+    def sync(self) -> int:
+        """Apply every event not yet in the read models; returns how many were applied."""
+        with self._lock:
+            return sum(runner.catch_up() for runner in self._backend.runners)
+
+    def _commit(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            self.log.append(events)
+            self.sync()
+
+    def _require_user(self, user_id: str) -> None:
+        validate_id(user_id, "user_id")
+        if not self.log.read_stream(user_key(user_id)):
+            raise NotFound(f"unknown user {user_id!r}")
+
+    def _cube(self, cube_id: str, user_id: str, needed: str) -> cubes.Cube:
+        """The cube, if `user_id` holds at least role `needed`; cubes the user cannot see are
+        reported as not found, so their existence does not leak."""
+        self._require_user(user_id)
+        cube = cubes.rebuild_cube(self.log.read_stream(cube_key(validate_id(cube_id, "cube_id"))))
+        if cube is None or cube.role_of(user_id) is None:
+            raise NotFound(f"unknown cube {cube_id!r} for user {user_id!r}")
+        if not cube.can(user_id, needed):
+            raise AccessDenied(f"user {user_id!r} is {cube.role_of(user_id)} of cube {cube_id}; this needs {needed}")
+        return cube
+
+    def _memory(self, memory_id: str, user_id: str, needed: str) -> memories.Memory:
+        memory = memories.rebuild(self.log.read_stream(memory_key(validate_id(memory_id, "memory_id"))))
+        if memory is None:
+            raise NotFound(f"unknown memory {memory_id!r}")
+        try:
+            self._cube(memory.cube_id, user_id, needed)
+        except NotFound:
+            raise NotFound(f"unknown memory {memory_id!r}") from None
+        return memory
+
+    def _content(self, text: Any, metadata: Mapping[str, Any] | None, tags: Iterable[str] | None,
+                 vector=None) -> memories.MemoryContentValues:
+        text = validate_text(text)
+        if vector is None:
+            vector = self.embedder.embed([text])[0]
+        return memories.MemoryContentValues(text, validate_tags(tags), canonical_metadata_json(metadata),
+                                            tuple(float(v) for v in vector), self.embedder.model_id)
+
+    # --- users and cubes ------------------------------------------------------------------
+
+    def create_user(self, user_id: str) -> str:
+        validate_id(user_id, "user_id")
+        with self._lock:
+            if self.log.read_stream(user_key(user_id)):
+                raise AlreadyExists(f"user {user_id!r} already exists")
+            self._commit([cubes.create_user(self._ctx(user_id), user_id)])
+        return user_id
+
+    def create_cube(self, name: str, owner: str, cube_id: str | None = None) -> str:
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InvalidInput("cube name must be a non-empty string of at most 200 characters")
+        self._require_user(owner)
+        cube_id = validate_id(cube_id, "cube_id") if cube_id is not None else str(uuid.uuid4())
+        with self._lock:
+            if self.log.read_stream(cube_key(cube_id)):
+                raise AlreadyExists(f"cube {cube_id!r} already exists")
+            self._commit([cubes.create_cube(self._ctx(owner), cube_id, name.strip(), owner)])
+        return cube_id
+
+    def share_cube(self, cube_id: str, user_id: str, with_user: str, role: str = "reader") -> None:
+        """`user_id` (the owner) grants `with_user` a role on the cube."""
+        self._require_user(with_user)
+        with self._lock:
+            cube = self._cube(cube_id, user_id, "owner")
+            self._commit([cubes.share_cube(cube, self._ctx(user_id), with_user, role)])
+
+    def cubes(self, user_id: str) -> dict[str, str]:
+        """cube_id -> role for every cube `user_id` can access."""
+        self._require_user(user_id)
+        self.sync()
+        return self._backend.graph.cube_roles(user_id)
+
+    # --- memories: writes -----------------------------------------------------------------
+
+    def add(self, text: str, user_id: str, cube_id: str, metadata: Mapping[str, Any] | None = None,
+            tags: Iterable[str] | None = None) -> str:
+        return self.add_many([{"text": text, "metadata": metadata, "tags": tags}], user_id, cube_id)[0]
+
+    def add_many(self, items: Sequence[Mapping[str, Any]], user_id: str, cube_id: str) -> list[str]:
+        """Add many memories in one atomic append; every item is validated before any is embedded."""
+        if not isinstance(items, Sequence) or isinstance(items, (str, bytes)) or not items:
+            raise InvalidInput("items must be a non-empty list of {'text', 'metadata'?, 'tags'?} dicts")
+        if len(items) > MAX_BATCH_ITEMS:
+            raise InvalidInput(f"at most {MAX_BATCH_ITEMS} items per add_many call, got {len(items)}")
+        self._cube(cube_id, user_id, "writer")
+        checked = []
+        for position, item in enumerate(items):
+            if not isinstance(item, Mapping) or set(item) - {"text", "metadata", "tags"}:
+                raise InvalidInput(f"item {position}: expected a dict with text and optional metadata/tags")
+            try:
+                checked.append((validate_text(item.get("text")), canonical_metadata_json(item.get("metadata")),
+                                validate_tags(item.get("tags"))))
+            except InvalidInput as exc:
+                raise InvalidInput(f"item {position}: {exc}") from None
+        vectors = self.embedder.embed([text for text, _, _ in checked])
+        ctx = self._ctx(user_id)
+        events, ids = [], []
+        for (text, metadata_json, tags), vector in zip(checked, vectors):
+            memory_id = str(uuid.uuid4())
+            content = memories.MemoryContentValues(text, tags, metadata_json, tuple(vector.tolist()),
+                                                   self.embedder.model_id)
+            events.append(memories.create(ctx, memory_id, cube_id, content))
+            ids.append(memory_id)
+        self._commit(events)
+        return ids
+
+    def update(self, memory_id: str, user_id: str, text: str | None = None,
+               metadata: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
+               expected_version: int | None = None) -> MemoryItem:
+        """Replace the given fields; `expected_version` turns a lost update into a Conflict."""
+        with self._lock:
+            memory = self._memory(memory_id, user_id, "writer")
+            _check_expected(memory, expected_version)
+            new_text = memory.text if text is None else text
+            vector = None if text is not None else self._stored_embedding(memory_id)
+            content = self._content(new_text, metadata if metadata is not None else _json(memory.metadata_json),
+                                    tags if tags is not None else memory.tags, vector)
+            self._commit([memories.update(memory, self._ctx(user_id), content)])
+        return self.get(memory_id, user_id)
+
+    def archive(self, memory_id: str, user_id: str, reason: str | None = None,
+                expected_version: int | None = None) -> MemoryItem:
+        return self._transition(memory_id, user_id, memories.archive, reason, expected_version)
+
+    def restore(self, memory_id: str, user_id: str, reason: str | None = None,
+                expected_version: int | None = None) -> MemoryItem:
+        return self._transition(memory_id, user_id, memories.restore, reason, expected_version)
+
+    def _transition(self, memory_id, user_id, decide, reason, expected_version) -> MemoryItem:
+        with self._lock:
+            memory = self._memory(memory_id, user_id, "writer")
+            _check_expected(memory, expected_version)
+            self._commit([decide(memory, self._ctx(user_id), reason)])
+        return self.get(memory_id, user_id, include_inactive=True)
+
+    def merge(self, memory_ids: Sequence[str], user_id: str, text: str | None = None,
+              metadata: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None) -> str:
+        """Merge active memories of one cube into a new memory; the sources become `merged`."""
+        if isinstance(memory_ids, str) or not isinstance(memory_ids, Sequence):
+            raise InvalidInput("memory_ids must be a list of memory ids")
+        with self._lock:
+            sources = [self._memory(m, user_id, "writer") for m in memory_ids]
+            merged_tags = list(dict.fromkeys(t for m in sources for t in m.tags)) if tags is None else tags
+            merged_meta = {"merged_from": list(memory_ids)} if metadata is None else metadata
+            merged_text = text if text is not None else "\n".join(m.text for m in sources)
+            content = self._content(merged_text, merged_meta, merged_tags)
+            target_id = str(uuid.uuid4())
+            self._commit(memories.merge(sources, self._ctx(user_id), target_id, content))
+        return target_id
+
+    def _stored_embedding(self, memory_id: str) -> tuple[float, ...]:
+        for event in reversed(self.log.read_stream(memory_key(memory_id))):
+            if isinstance(event, memories.MemoryContent):
+                return event.embedding
+        raise NotFound(f"unknown memory {memory_id!r}")
+
+    # --- memories: reads ------------------------------------------------------------------
+
+    def get(self, memory_id: str, user_id: str, include_inactive: bool = True) -> MemoryItem:
+        self._memory(memory_id, user_id, "reader")
+        self.sync()
+        doc = self._backend.index.documents([memory_id]).get(memory_id)
+        if doc is None or (not include_inactive and doc.state != "active"):
+            raise NotFound(f"unknown memory {memory_id!r}")
+        return MemoryItem.from_document(doc)
+
+    def get_all(self, user_id: str, cube_id: str | None = None, include_archived: bool = False,
+                limit: int = 1000, offset: int = 0) -> list[MemoryItem]:
+        where = self._visible(user_id, [cube_id] if cube_id else None,
+                              {"state": ["active", "archived"] if include_archived else ["active"]})
+        if limit < 1 or offset < 0:
+            raise InvalidInput("limit must be >= 1 and offset >= 0")
+        return [MemoryItem.from_document(d) for d in self._backend.index.list_documents(where, limit, offset)]
+
+    def search(self, query: str, user_id: str, cube_ids: Sequence[str] | None = None, top_k: int = 10,
+               filters: Mapping[str, Any] | None = None) -> list[Hit]:
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("query must be a non-empty string")
+        if not isinstance(top_k, int) or not 1 <= top_k <= 1000:
+            raise InvalidInput("top_k must be an integer between 1 and 1000")
+        where = self._visible(user_id, cube_ids, filters)
+        results = self._retriever.retrieve(query, where, top_k)
+        docs = self._backend.index.documents([r.memory_id for r in results])
+        return [Hit(r.memory_id, d.text, r.score, d.cube_id, d.state, d.metadata, provenance_of(d), d.tags,
+                    r.signals, r.expanded_from)
+                for r in results if (d := docs.get(r.memory_id)) is not None]
+
+    def _visible(self, user_id: str, cube_ids: Sequence[str] | None,
+                 filters: Mapping[str, Any] | None) -> SearchFilter:
+        self._require_user(user_id)
+        self.sync()
+        roles = self._backend.graph.cube_roles(user_id)
+        if cube_ids is None:
+            chosen = tuple(sorted(roles))
+        else:
+            if isinstance(cube_ids, str):
+                raise InvalidInput("cube_ids must be a list of cube ids")
+            for cube_id in cube_ids:
+                if validate_id(cube_id, "cube_id") not in roles:
+                    raise NotFound(f"unknown cube {cube_id!r} for user {user_id!r}")
+            chosen = tuple(dict.fromkeys(cube_ids))
+        return parse_filters(chosen, filters)
+
+    def history(self, memory_id: str, user_id: str) -> list[Event]:
+        """Every event of the memory, oldest first (the audit trail of one memory)."""
+        self._memory(memory_id, user_id, "reader")
+        return self.log.read_stream(memory_key(memory_id))
+
+    # --- maintenance ----------------------------------------------------------------------
+
+    def replay(self, progress: Callable[[int, int], None] | None = None) -> ReplayReport:
+        """Drop every read model and rebuild it from offset 0 of the log."""
+        started = time.perf_counter()
+        with self._lock:
+            events = 0
+            for runner in self._backend.runners:
+                events = runner.rebuild(progress)
+        return ReplayReport(events, time.perf_counter() - started)
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> "MOS":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _check_expected(memory: memories.Memory, expected_version: int | None) -> None:
+    from mos.domain.errors import Conflict
+
+    if expected_version is not None and expected_version != memory.version:
+        raise Conflict(f"memory {memory.memory_id} is at version {memory.version}, "
+                       f"not the expected {expected_version}")
+
+
+def _json(text: str) -> dict:
+    import json
+
+    return json.loads(text)

@@ -1,0 +1,1 @@
+"""Embedded read-model adapters (SQLite files in the data directory)."""

@@ -1,0 +1,246 @@
+"""Embedded search read model: SQLite FTS5 (BM25) + sqlite-vec (exact cosine kNN) in one file.
+
+Why these engines (bench/vector_engines.py has the numbers): both live inside the same
+SQLite transaction as the projection checkpoint, so a crash can never leave the text
+index, the vectors and the checkpoint out of step; sqlite-vec's `vec0` table partitions
+vectors by cube, so a filtered kNN scans only the caller's cubes and stays exact.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from projections.ports import Document, ScoredId, SearchFilter
+from projections.search_writes import PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
+from streams.embedded.sqlite import Transaction, open_sqlite
+
+_COLUMNS = (
+    "memory_id, cube_id, text, tags_json, metadata_json, memory_type, state, version, created_at, "
+    "updated_at, created_by, last_actor, source_app, created_event_id, last_event_id, "
+    "derived_from_json, merged_into, tiers_json"
+)
+
+
+def _schema(dimension: int) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 0), next_offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_rowid INTEGER PRIMARY KEY, memory_id TEXT NOT NULL UNIQUE, cube_id TEXT NOT NULL,
+    text TEXT NOT NULL, tags_json TEXT NOT NULL, metadata_json TEXT NOT NULL,
+    memory_type TEXT NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, created_by TEXT NOT NULL,
+    last_actor TEXT NOT NULL, source_app TEXT NOT NULL, created_event_id TEXT NOT NULL,
+    last_event_id TEXT NOT NULL, derived_from_json TEXT NOT NULL, merged_into TEXT,
+    tiers_json TEXT NOT NULL, embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_by_cube ON documents (cube_id, state);
+CREATE TABLE IF NOT EXISTS document_tags (doc_rowid INTEGER NOT NULL, tag TEXT NOT NULL,
+    PRIMARY KEY (tag, doc_rowid)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    text, content='', contentless_delete=1, tokenize='porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts_terms USING fts5vocab(documents_fts, 'instance');
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_vec USING vec0(
+    cube_id TEXT PARTITION KEY, state TEXT, embedding FLOAT[{dimension}] distance_metric=cosine);
+"""
+
+
+def _blob(vector: Sequence[float]) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def _placeholders(values: Sequence) -> str:
+    return ",".join("?" * len(values))
+
+
+class SqliteSearchIndex:
+    """SearchIndex adapter; one instance per process, thread-safe through SQLite's locking."""
+
+    def __init__(self, path: Path | str, dimension: int):
+        self.path = Path(path)
+        self.dimension = dimension
+        self._db = open_sqlite(self.path, with_vectors=True)
+        self._db.executescript(_schema(dimension))
+
+    # --- writes -------------------------------------------------------------------------
+
+    def checkpoint(self) -> int:
+        row = self._db.execute("SELECT next_offset FROM checkpoint WHERE id = 0").fetchone()
+        return row[0] if row else 0
+
+    def apply(self, writes: Sequence[SearchWrite], next_offset: int) -> None:
+        with Transaction(self._db) as tx:
+            for write in writes:
+                if isinstance(write, UpsertDocument):
+                    self._upsert(tx, write)
+                elif isinstance(write, ReplaceContent):
+                    self._replace_content(tx, write)
+                elif isinstance(write, PatchDocument):
+                    self._patch(tx, write)
+                else:
+                    raise TypeError(f"unknown search write {write!r}")
+            tx.execute("INSERT INTO checkpoint (id, next_offset) VALUES (0, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET next_offset = excluded.next_offset", (next_offset,))
+
+    def _rowid(self, tx, memory_id: str) -> int | None:
+        row = tx.execute("SELECT doc_rowid FROM documents WHERE memory_id = ?", (memory_id,)).fetchone()
+        return row[0] if row else None
+
+    def _upsert(self, tx, w: UpsertDocument) -> None:
+        existing = self._rowid(tx, w.memory_id)
+        if existing is not None:
+            self._delete(tx, existing)
+        cursor = tx.execute(
+            f"INSERT INTO documents ({_COLUMNS}, embedding) VALUES ({_placeholders(range(19))})",
+            (w.memory_id, w.cube_id, w.text, json.dumps(list(w.tags)), w.metadata_json, w.memory_type,
+             w.state, w.version, w.created_at, w.created_at, w.created_by, w.created_by, w.source_app,
+             w.created_event_id, w.created_event_id, json.dumps(list(w.derived_from)), None, "[]",
+             _blob(w.embedding)),
+        )
+        rowid = cursor.lastrowid
+        tx.execute("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)", (rowid, w.text))
+        tx.execute("INSERT INTO documents_vec (rowid, cube_id, state, embedding) VALUES (?, ?, ?, ?)",
+                   (rowid, w.cube_id, w.state, _blob(w.embedding)))
+        tx.executemany("INSERT INTO document_tags VALUES (?, ?)", [(rowid, t) for t in w.tags])
+
+    def _delete(self, tx, rowid: int) -> None:
+        for table, column in (("documents_fts", "rowid"), ("documents_vec", "rowid"),
+                              ("document_tags", "doc_rowid"), ("documents", "doc_rowid")):
+            tx.execute(f"DELETE FROM {table} WHERE {column} = ?", (rowid,))
+
+    def _replace_content(self, tx, w: ReplaceContent) -> None:
+        rowid = self._rowid(tx, w.memory_id)
+        if rowid is None:
+            raise KeyError(f"ReplaceContent for unknown memory {w.memory_id}")
+        cube_id, state = tx.execute("SELECT cube_id, state FROM documents WHERE doc_rowid = ?", (rowid,)).fetchone()
+        tx.execute(
+            "UPDATE documents SET text = ?, tags_json = ?, metadata_json = ?, embedding = ?, version = ?, "
+            "updated_at = ?, last_event_id = ?, last_actor = ? WHERE doc_rowid = ?",
+            (w.text, json.dumps(list(w.tags)), w.metadata_json, _blob(w.embedding), w.version,
+             w.updated_at, w.last_event_id, w.last_actor, rowid),
+        )
+        tx.execute("DELETE FROM documents_fts WHERE rowid = ?", (rowid,))
+        tx.execute("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)", (rowid, w.text))
+        tx.execute("DELETE FROM documents_vec WHERE rowid = ?", (rowid,))
+        tx.execute("INSERT INTO documents_vec (rowid, cube_id, state, embedding) VALUES (?, ?, ?, ?)",
+                   (rowid, cube_id, state, _blob(w.embedding)))
+        tx.execute("DELETE FROM document_tags WHERE doc_rowid = ?", (rowid,))
+        tx.executemany("INSERT INTO document_tags VALUES (?, ?)", [(rowid, t) for t in w.tags])
+
+    def _patch(self, tx, w: PatchDocument) -> None:
+        row = tx.execute("SELECT doc_rowid, state, merged_into, tiers_json FROM documents WHERE memory_id = ?",
+                         (w.memory_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"PatchDocument for unknown memory {w.memory_id}")
+        rowid, state, merged_into, tiers_json = row
+        tiers = [] if w.clear_tiers else json.loads(tiers_json)
+        if w.add_tier and w.add_tier not in tiers:
+            tiers = sorted(tiers + [w.add_tier])
+        if w.remove_tier:
+            tiers = [t for t in tiers if t != w.remove_tier]
+        new_state = w.state or state
+        tx.execute(
+            "UPDATE documents SET state = ?, merged_into = ?, tiers_json = ?, version = ?, updated_at = ?, "
+            "last_event_id = ?, last_actor = ? WHERE doc_rowid = ?",
+            (new_state, w.merged_into or merged_into, json.dumps(tiers), w.version, w.updated_at,
+             w.last_event_id, w.last_actor, rowid),
+        )
+        if new_state != state:
+            tx.execute("UPDATE documents_vec SET state = ? WHERE rowid = ?", (new_state, rowid))
+
+    def reset(self) -> None:
+        with Transaction(self._db) as tx:
+            for table in ("documents_fts", "documents_vec", "document_tags", "documents", "checkpoint"):
+                tx.execute(f"DELETE FROM {table}")
+
+    # --- queries ------------------------------------------------------------------------
+
+    def _filter_sql(self, where: SearchFilter, alias: str = "d") -> tuple[str, list]:
+        clauses = [f"{alias}.cube_id IN ({_placeholders(where.cube_ids)})",
+                   f"{alias}.state IN ({_placeholders(where.states)})"]
+        params: list = [*where.cube_ids, *where.states]
+        for tag in where.tags_all:
+            clauses.append(f"EXISTS (SELECT 1 FROM document_tags t WHERE t.tag = ? AND t.doc_rowid = {alias}.doc_rowid)")
+            params.append(tag)
+        for key, value in where.metadata_equals.items():
+            clauses.append(f"json_extract({alias}.metadata_json, ?) = json_extract(?, '$')")
+            params += [f'$."{key}"', json.dumps(value)]
+        return " AND ".join(clauses), params
+
+    def bm25(self, terms: Sequence[str], where: SearchFilter, k: int) -> list[ScoredId]:
+        if not terms or not where.cube_ids or not where.states:
+            return []
+        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        clause, params = self._filter_sql(where)
+        rows = self._db.execute(
+            f"SELECT d.memory_id, bm25(documents_fts) AS rank FROM documents_fts "
+            f"JOIN documents d ON d.doc_rowid = documents_fts.rowid "
+            f"WHERE documents_fts MATCH ? AND {clause} ORDER BY rank LIMIT ?",
+            (match, *params, k),
+        ).fetchall()
+        return [ScoredId(memory_id, -rank) for memory_id, rank in rows]
+
+    def knn(self, vector: Sequence[float], where: SearchFilter, k: int) -> list[ScoredId]:
+        if not where.cube_ids or not where.states:
+            return []
+        query = _blob(vector)
+        if where.tags_all or where.metadata_equals:  # exact scan restricted by SQL filters
+            clause, params = self._filter_sql(where)
+            rows = self._db.execute(
+                f"SELECT d.memory_id, vec_distance_cosine(d.embedding, ?) AS distance FROM documents d "
+                f"WHERE {clause} ORDER BY distance LIMIT ?", (query, *params, k)).fetchall()
+        else:
+            rows = self._db.execute(
+                f"SELECT d.memory_id, v.distance FROM documents_vec v JOIN documents d ON d.doc_rowid = v.rowid "
+                f"WHERE v.embedding MATCH ? AND v.k = ? AND v.cube_id IN ({_placeholders(where.cube_ids)}) "
+                f"AND v.state IN ({_placeholders(where.states)}) ORDER BY v.distance",
+                (query, k, *where.cube_ids, *where.states)).fetchall()
+        return [ScoredId(memory_id, 1.0 - distance) for memory_id, distance in rows]
+
+    def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]:
+        found: dict[str, Document] = {}
+        ids = list(dict.fromkeys(memory_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self._db.execute(
+                    f"SELECT {_COLUMNS} FROM documents WHERE memory_id IN ({_placeholders(chunk)})", chunk):
+                found[row[0]] = _document(row)
+        return found
+
+    def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:
+        if not where.cube_ids or not where.states:
+            return []
+        clause, params = self._filter_sql(where)
+        rows = self._db.execute(
+            f"SELECT {', '.join('d.' + c.strip() for c in _COLUMNS.split(','))} FROM documents d "
+            f"WHERE {clause} ORDER BY d.created_at, d.doc_rowid LIMIT ? OFFSET ?", (*params, limit, offset))
+        return [_document(row) for row in rows]
+
+    def snapshot(self) -> dict:
+        """Every document with its embedding, its vector row and its postings in the text index."""
+        docs = {row[0]: (_document(row), bytes(row[-1])) for row in self._db.execute(
+            f"SELECT {_COLUMNS}, embedding FROM documents")}
+        vectors = {rowid: (cube, state, bytes(emb)) for rowid, cube, state, emb in self._db.execute(
+            "SELECT v.rowid, v.cube_id, v.state, v.embedding FROM documents_vec v")}
+        rowids = dict(self._db.execute("SELECT doc_rowid, memory_id FROM documents").fetchall())
+        vec_by_memory = {rowids[rowid]: value for rowid, value in vectors.items() if rowid in rowids}
+        postings = sorted((term, rowids.get(rowid, "<orphan>"), offset) for term, rowid, offset in self._db.execute(
+            "SELECT term, doc, offset FROM documents_fts_terms"))
+        return {"checkpoint": self.checkpoint(), "documents": docs, "vectors": vec_by_memory,
+                "orphans": len(vectors) - len(vec_by_memory), "postings": postings}
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _document(row) -> Document:
+    (memory_id, cube_id, text, tags_json, metadata_json, memory_type, state, version, created_at,
+     updated_at, created_by, last_actor, source_app, created_event_id, last_event_id,
+     derived_from_json, merged_into, tiers_json) = row[:18]
+    return Document(memory_id, cube_id, text, tuple(json.loads(tags_json)), json.loads(metadata_json),
+                    memory_type, state, version, created_at, updated_at, created_by, last_actor,
+                    source_app, created_event_id, last_event_id, tuple(json.loads(derived_from_json)),
+                    merged_into, tuple(json.loads(tiers_json)))

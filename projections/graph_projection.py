@@ -1,0 +1,112 @@
+"""The graph projection: a pure function from one event to graph writes.
+
+Edges written:
+- user -HAS_ROLE{role}-> cube            (CubeCreated: owner; CubeShared: grantee)
+- memory -BELONGS_TO-> cube
+- memory -NEXT_IN_SESSION-> memory       (conversation order inside a session)
+- target -DERIVED_FROM-> source, source -MERGED_INTO-> target
+- memory -MENTIONS-> entity              (shares-entity links between memories)
+"""
+
+from __future__ import annotations
+
+import json
+from functools import singledispatch
+
+from mos.domain.events import (
+    CubeCreated,
+    CubeShared,
+    Event,
+    MemoriesMerged,
+    MemoryArchived,
+    MemoryContent,
+    MemoryCreated,
+    MemoryRestored,
+    MemoryUpdated,
+    UserCreated,
+    cube_key,
+    memory_key,
+    user_key,
+)
+from projections.entities import extract_entities
+from projections.graph_writes import (
+    AppendToSession,
+    GraphWrite,
+    RemoveEdges,
+    SetNodeState,
+    UpsertEdge,
+    UpsertNode,
+)
+
+
+def session_key_of(event: MemoryContent) -> str:
+    """Memories are chained per cube, or per `metadata["session_id"]` within a cube if given."""
+    session = json.loads(event.metadata_json).get("session_id")
+    return f"{event.cube_id}/{session}" if session is not None else event.cube_id
+
+
+def _mentions(event: MemoryContent) -> list[GraphWrite]:
+    writes: list[GraphWrite] = []
+    node = memory_key(event.memory_id)
+    for entity in extract_entities(event.text):
+        entity_id = f"entity:{event.cube_id}/{entity}"  # cubes are isolated: no cross-cube entity links
+        writes.append(UpsertNode(entity_id, "Entity", name=entity))
+        writes.append(UpsertEdge("MENTIONS", node, entity_id))
+    return writes
+
+
+@singledispatch
+def project_graph(event: Event) -> list[GraphWrite]:
+    return []
+
+
+@project_graph.register
+def _user(event: UserCreated) -> list[GraphWrite]:
+    return [UpsertNode(user_key(event.user_id), "User", name=event.user_id)]
+
+
+@project_graph.register
+def _cube(event: CubeCreated) -> list[GraphWrite]:
+    cube = cube_key(event.cube_id)
+    return [
+        UpsertNode(cube, "Cube", cube_id=event.cube_id, name=event.name),
+        UpsertEdge("HAS_ROLE", user_key(event.owner), cube, role="owner"),
+    ]
+
+
+@project_graph.register
+def _shared(event: CubeShared) -> list[GraphWrite]:
+    return [UpsertEdge("HAS_ROLE", user_key(event.with_user), cube_key(event.cube_id), role=event.role)]
+
+
+@project_graph.register
+def _memory_created(event: MemoryCreated) -> list[GraphWrite]:
+    node = memory_key(event.memory_id)
+    writes: list[GraphWrite] = [
+        UpsertNode(node, "Memory", cube_id=event.cube_id, state="active"),
+        UpsertEdge("BELONGS_TO", node, cube_key(event.cube_id)),
+        AppendToSession(session_key_of(event), node),
+    ]
+    writes += [UpsertEdge("DERIVED_FROM", node, memory_key(source)) for source in event.derived_from]
+    return writes + _mentions(event)
+
+
+@project_graph.register
+def _memory_updated(event: MemoryUpdated) -> list[GraphWrite]:
+    return [RemoveEdges("MENTIONS", memory_key(event.memory_id))] + _mentions(event)
+
+
+@project_graph.register
+def _merged(event: MemoriesMerged) -> list[GraphWrite]:
+    node = memory_key(event.memory_id)
+    return [SetNodeState(node, "merged"), UpsertEdge("MERGED_INTO", node, memory_key(event.target_memory_id))]
+
+
+@project_graph.register
+def _archived(event: MemoryArchived) -> list[GraphWrite]:
+    return [SetNodeState(memory_key(event.memory_id), "archived")]
+
+
+@project_graph.register
+def _restored(event: MemoryRestored) -> list[GraphWrite]:
+    return [SetNodeState(memory_key(event.memory_id), "active")]

@@ -1,0 +1,57 @@
+"""Write operations on the graph read model (nodes and typed edges).
+
+Node ids are namespaced (`user:alice`, `cube:…`, `memory:…`, `entity:paris`) so one id
+space serves every node kind and matches the event stream keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class UpsertNode:
+    node_id: str
+    kind: str
+    cube_id: str | None = None
+    state: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class SetNodeState:
+    node_id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class UpsertEdge:
+    kind: str
+    source: str
+    target: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoveEdges:
+    """Drop every edge of `kind` leaving `source` (e.g. stale MENTIONS after an update)."""
+
+    kind: str
+    source: str
+
+
+@dataclass(frozen=True)
+class AppendToSession:
+    """Link `node_id` after the latest memory of `session_key` (NEXT_IN_SESSION edge).
+
+    The adapter keeps each session's tail, so the link depends only on the order events are
+    applied — which the runner keeps identical between live projection and replay.
+    """
+
+    session_key: str
+    node_id: str
+
+
+GraphWrite = UpsertNode | SetNodeState | UpsertEdge | RemoveEdges | AppendToSession
+
+EDGE_KINDS = ("HAS_ROLE", "BELONGS_TO", "DERIVED_FROM", "MERGED_INTO", "NEXT_IN_SESSION", "MENTIONS")

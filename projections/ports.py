@@ -1,0 +1,106 @@
+"""Read-model ports: the search index and the graph store, as small Protocols.
+
+Both are written only by a projection runner, through `apply(writes, next_offset)`, which
+must store the writes and the new checkpoint in one atomic step: after a crash the read
+model is exactly "every event before checkpoint applied once".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence
+
+from projections.graph_writes import GraphWrite
+from projections.search_writes import SearchWrite
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Which documents a query may return. Empty `cube_ids` matches nothing (never everything)."""
+
+    cube_ids: tuple[str, ...]
+    states: tuple[str, ...] = ("active",)
+    tags_all: tuple[str, ...] = ()
+    metadata_equals: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A memory as the search read model holds it."""
+
+    memory_id: str
+    cube_id: str
+    text: str
+    tags: tuple[str, ...]
+    metadata: Mapping[str, Any]
+    memory_type: str
+    state: str
+    version: int
+    created_at: int
+    updated_at: int
+    created_by: str
+    last_actor: str
+    source_app: str
+    created_event_id: str
+    last_event_id: str
+    derived_from: tuple[str, ...]
+    merged_into: str | None
+    tiers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScoredId:
+    memory_id: str
+    score: float
+
+
+class Checkpointed(Protocol):
+    def checkpoint(self) -> int:
+        """Offset of the next event to apply (0 when empty)."""
+        ...
+
+    def reset(self) -> None:
+        """Drop every document / node and set the checkpoint back to 0."""
+        ...
+
+    def snapshot(self) -> Any:
+        """A canonical, comparable dump of the whole read model (for replay-equality checks)."""
+        ...
+
+
+class SearchIndex(Checkpointed, Protocol):
+    def apply(self, writes: Sequence[SearchWrite], next_offset: int) -> None: ...
+
+    def bm25(self, terms: Sequence[str], where: SearchFilter, k: int) -> list[ScoredId]:
+        """Best-first by BM25 over `terms` (already normalised); higher score is better."""
+        ...
+
+    def knn(self, vector: Sequence[float], where: SearchFilter, k: int) -> list[ScoredId]:
+        """Best-first by cosine similarity (score in [-1, 1]), exact within the filter."""
+        ...
+
+    def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]: ...
+
+    def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]: ...
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    seed_id: str
+    memory_id: str
+    edge_kind: str
+
+
+class GraphStore(Checkpointed, Protocol):
+    def apply(self, writes: Sequence[GraphWrite], next_offset: int) -> None: ...
+
+    def cube_roles(self, user_id: str) -> dict[str, str]:
+        """cube_id -> role for every cube the user can access."""
+        ...
+
+    def memory_neighbours(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
+                          cube_ids: Sequence[str], states: Sequence[str],
+                          max_entity_degree: int = 25) -> list[Neighbour]:
+        """Memories one hop away (via memory-memory edges, or two hops via a shared entity
+        mentioned by at most `max_entity_degree` memories), restricted to cubes/states."""
+        ...
