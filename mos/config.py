@@ -10,8 +10,12 @@ from pathlib import Path
 @dataclass(frozen=True)
 class MosSettings:
     data_dir: Path
+    embedder: str = "minilm"
 
     @classmethod
     def from_env(cls) -> "MosSettings":
-        """`MOS_DATA_DIR` (default `~/.mos`)."""
-        return cls(data_dir=Path(os.environ.get("MOS_DATA_DIR", Path.home() / ".mos")).expanduser())
+        """`MOS_DATA_DIR` (default `~/.mos`) and `MOS_EMBEDDER` (`minilm`, `hashing` or a model path)."""
+        return cls(
+            data_dir=Path(os.environ.get("MOS_DATA_DIR", Path.home() / ".mos")).expanduser(),
+            embedder=os.environ.get("MOS_EMBEDDER", "minilm"),
+        )
