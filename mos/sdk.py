@@ -162,7 +162,6 @@ class MOS:
             raise InvalidInput("items must be a non-empty list of {'text', 'metadata'?, 'tags'?} dicts")
         if len(items) > MAX_BATCH_ITEMS:
             raise InvalidInput(f"at most {MAX_BATCH_ITEMS} items per add_many call, got {len(items)}")
-        self._cube(cube_id, user_id, "writer")
         checked = []
         for position, item in enumerate(items):
             if not isinstance(item, Mapping) or set(item) - {"text", "metadata", "tags"}:
@@ -171,7 +170,8 @@ class MOS:
                 checked.append((validate_text(item.get("text")), canonical_metadata_json(item.get("metadata")),
                                 validate_tags(item.get("tags"))))
             except InvalidInput as exc:
-                raise InvalidInput(f"item {position}: {exc}") from None
+                raise InvalidInput(f"item {position}: {exc}" if len(items) > 1 else str(exc)) from None
+        self._cube(cube_id, user_id, "writer")
         vectors = self.embedder.embed([text for text, _, _ in checked])
         ctx = self._ctx(user_id)
         events, ids = [], []

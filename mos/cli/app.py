@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mos.config import MosSettings
-from mos.domain.errors import MosError
+from mos.domain.errors import InvalidInput, MosError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MOS: event-sourced memory for LLM apps.")
 user_app = typer.Typer(no_args_is_help=True, help="Users.")
@@ -44,7 +44,7 @@ def run(action: Callable[[], None]) -> None:
     try:
         action()
     except MosError as exc:
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -91,7 +91,7 @@ def add(text: str, user: str = UserOpt, cube: str = typer.Option(..., "--cube", 
         try:
             meta = json.loads(metadata)
         except json.JSONDecodeError as exc:
-            raise MosError(f"--metadata is not valid JSON: {exc}") from None
+            raise InvalidInput(f"--metadata is not valid JSON: {exc}") from None
         with open_mos(data_dir) as mos:
             out.print(mos.add(text, user_id=user, cube_id=cube, metadata=meta, tags=tag))
     run(action)
@@ -123,14 +123,18 @@ def get(memory_id: str, user: str = UserOpt, data_dir: Optional[Path] = DataDir)
 
 
 @app.command()
-def history(memory_id: str, user: str = UserOpt, data_dir: Optional[Path] = DataDir) -> None:
+def history(memory_id: str, user: str = UserOpt, as_json: bool = typer.Option(False, "--json"),
+            data_dir: Optional[Path] = DataDir) -> None:
     """Every event of a memory, oldest first."""
     def action():
         with open_mos(data_dir) as mos:
             events = mos.history(memory_id, user)
+        if as_json:
+            out.print_json(json.dumps([{"type": e.type_name, **event_record(e)} for e in events]))
+            return
         table = Table(title=f"history of {memory_id}")
         for column in ("v", "event", "at (UTC ms)", "actor", "app", "event id", "details"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in ("event", "event id"))
         for event in events:
             table.add_row(str(event.version), event.type_name, str(event.occurred_at), event.provenance.actor,
                           event.provenance.source_app, event.event_id[:8], event_details(event))
@@ -193,6 +197,14 @@ def hits_table(query: str, hits) -> Table:
         prov = f"{hit.provenance['created_by']} via {hit.provenance['source_app']}, v{hit.provenance['version']}"
         table.add_row(str(rank), f"{hit.score:.3f}", hit.text, signals, prov)
     return table
+
+
+def event_record(event) -> dict:
+    from streams.avro_codec import event_to_record
+
+    record = event_to_record(event)
+    record["embedding"] = f"<{len(record.get('embedding', []))} floats>" if "embedding" in record else None
+    return {k: v for k, v in record.items() if v is not None}
 
 
 def event_details(event) -> str:

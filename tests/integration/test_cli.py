@@ -1,0 +1,54 @@
+"""The `mos` CLI: commands work end to end, errors are one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mos.cli.app import app
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MOS_EMBEDDER", "hashing")
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args))
+
+    return invoke
+
+
+def test_user_cube_add_search_history_replay(cli):
+    assert cli("user", "create", "alice").exit_code == 0
+    cube = cli("cube", "create", "notes", "--owner", "alice").stdout.strip()
+    memory_id = cli("add", "Alice moved to Lisbon", "-u", "alice", "-c", cube, "-t", "move").stdout.strip()
+    result = cli("search", "Lisbon", "-u", "alice", "--json")
+    assert result.exit_code == 0
+    hits = json.loads(result.stdout)
+    assert hits[0]["memory_id"] == memory_id and hits[0]["provenance"]["created_by"] == "alice"
+    history = cli("history", memory_id, "-u", "alice", "--json")
+    assert history.exit_code == 0
+    assert [(e["type"], e["version"]) for e in json.loads(history.stdout)] == [("MemoryCreated", 1)]
+    assert "MemoryCreated" in cli("history", memory_id, "-u", "alice").stdout
+    replay = cli("replay")
+    assert replay.exit_code == 0 and "replayed 3 events" in replay.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("add", "  ", "-u", "alice", "-c", "nope"), "InvalidInput: text must not be empty"),
+    (("add", "hi", "-u", "nobody", "-c", "nope"), "NotFound: unknown user 'nobody'"),
+    (("add", "hi", "-u", "alice", "-c", "nope"), "NotFound: unknown cube 'nope'"),
+    (("add", "hi", "-u", "alice", "-c", "nope", "--metadata", "{bad"), "--metadata is not valid JSON"),
+    (("history", "no-such-memory", "-u", "alice"), "NotFound: unknown memory"),
+    (("user", "create", "alice"), "AlreadyExists"),
+])
+def test_errors_print_one_line_and_exit_non_zero(cli, args, message):
+    cli("user", "create", "alice")
+    result = cli(*args)
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0]
