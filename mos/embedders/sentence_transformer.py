@@ -43,7 +43,9 @@ class SentenceTransformerEmbedder:
 
                 path = self.model_path or bundled_model_path()
                 self._model = SentenceTransformer(str(path), device="cpu")
-                self.dimension = int(self._model.get_sentence_embedding_dimension())
+                measure = getattr(self._model, "get_embedding_dimension", None) or \
+                    self._model.get_sentence_embedding_dimension
+                self.dimension = int(measure())
         return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

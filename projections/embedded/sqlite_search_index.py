@@ -196,8 +196,8 @@ class SqliteSearchIndex:
             rows = self._db.execute(
                 f"SELECT d.memory_id, v.distance FROM documents_vec v JOIN documents d ON d.doc_rowid = v.rowid "
                 f"WHERE v.embedding MATCH ? AND v.k = ? AND v.cube_id IN ({_placeholders(where.cube_ids)}) "
-                f"AND v.state IN ({_placeholders(where.states)}) ORDER BY v.distance",
-                (query, k, *where.cube_ids, *where.states)).fetchall()
+                f"AND v.state IN ({_placeholders(where.states)}) ORDER BY v.distance LIMIT ?",
+                (query, k, *where.cube_ids, *where.states, k)).fetchall()  # vec0's k is per partition
         return [ScoredId(memory_id, 1.0 - distance) for memory_id, distance in rows]
 
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]:

@@ -1,0 +1,5 @@
+"""`python -m mos …` is the same as the `mos` command."""
+
+from mos.cli.app import main
+
+main()

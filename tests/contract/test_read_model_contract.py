@@ -1,0 +1,101 @@
+"""Read-model contract: filters are honoured by every query, and `apply` is atomic with the
+checkpoint (a failing batch leaves documents and checkpoint exactly as they were)."""
+
+from __future__ import annotations
+
+import pytest
+
+from projections.embedded.sqlite_graph_store import SqliteGraphStore
+from projections.embedded.sqlite_search_index import SqliteSearchIndex
+from projections.graph_writes import AppendToSession, UpsertEdge, UpsertNode
+from projections.ports import SearchFilter
+from projections.search_writes import PatchDocument, UpsertDocument
+
+DIM = 4
+
+
+@pytest.fixture(params=["sqlite"])
+def index(request, tmp_path):
+    store = SqliteSearchIndex(tmp_path / "search.db", DIM)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["sqlite"])
+def graph(request, tmp_path):
+    store = SqliteGraphStore(tmp_path / "graph.db")
+    yield store
+    store.close()
+
+
+def doc(memory_id, cube, text, vector, tags=()):
+    return UpsertDocument(memory_id, cube, text, tuple(tags), "{}", tuple(vector), "plaintext", "active", 1, 0,
+                          "alice", "app", f"e-{memory_id}", ())
+
+
+def archive(memory_id):
+    return PatchDocument(memory_id, 2, 1, f"e2-{memory_id}", "alice", state="archived")
+
+
+@pytest.fixture
+def filled(index):
+    index.apply([
+        doc("m1", "c1", "Alice runs marathons in Berlin", (1, 0, 0, 0), ["sport"]),
+        doc("m2", "c1", "Alice drinks green tea", (0, 1, 0, 0)),
+        doc("m3", "c2", "Bob runs a bakery in Berlin", (0.9, 0.1, 0, 0)),
+        doc("m4", "c1", "Old note about running shoes", (0.8, 0, 0.2, 0)),
+    ], next_offset=4)
+    index.apply([archive("m4")], next_offset=5)
+    return index
+
+
+def ids(results):
+    return [r.memory_id for r in results]
+
+
+def test_bm25_is_filtered_by_cube_and_state_and_stems_terms(filled):
+    assert ids(filled.bm25(["running"], SearchFilter(("c1",)), 10)) == ["m1"]
+    assert set(ids(filled.bm25(["running"], SearchFilter(("c1",), ("active", "archived")), 10))) == {"m1", "m4"}
+    assert set(ids(filled.bm25(["berlin"], SearchFilter(("c1", "c2")), 10))) == {"m1", "m3"}
+    assert filled.bm25(["berlin"], SearchFilter(()), 10) == []
+
+
+def test_knn_is_exact_within_the_filter(filled):
+    assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",)), 10)) == ["m1", "m2"]
+    assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1", "c2")), 2)) == ["m1", "m3"]
+    assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",), ("archived",)), 10)) == ["m4"]
+    assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",), tags_all=("sport",)), 10)) == ["m1"]
+
+
+def test_a_failing_batch_changes_neither_documents_nor_checkpoint(filled):
+    before = filled.snapshot()
+    with pytest.raises(KeyError):
+        filled.apply([doc("m5", "c1", "new", (0, 0, 1, 0)), archive("does-not-exist")], next_offset=6)
+    assert filled.snapshot() == before and filled.checkpoint() == 5
+
+
+def test_reset_empties_the_model_and_the_checkpoint(filled):
+    filled.reset()
+    assert filled.checkpoint() == 0 and filled.knn([1, 0, 0, 0], SearchFilter(("c1", "c2")), 10) == []
+
+
+def test_graph_roles_sessions_and_filtered_neighbours(graph):
+    graph.apply([
+        UpsertNode("user:alice", "User"), UpsertNode("cube:c1", "Cube", cube_id="c1"),
+        UpsertEdge("HAS_ROLE", "user:alice", "cube:c1", role="owner"),
+        UpsertNode("memory:a", "Memory", cube_id="c1", state="active"), AppendToSession("c1", "memory:a"),
+        UpsertNode("memory:b", "Memory", cube_id="c1", state="active"), AppendToSession("c1", "memory:b"),
+        UpsertNode("memory:c", "Memory", cube_id="c1", state="archived"), AppendToSession("c1", "memory:c"),
+    ], next_offset=3)
+    assert graph.cube_roles("alice") == {"c1": "owner"}
+    found = graph.memory_neighbours(["b"], ["NEXT_IN_SESSION"], ["c1"], ["active"])
+    assert {(n.seed_id, n.memory_id) for n in found} == {("b", "a")}  # c is archived
+    assert graph.memory_neighbours(["b"], ["NEXT_IN_SESSION"], ["other"], ["active"]) == []
+
+
+def test_graph_failing_batch_is_rolled_back(graph):
+    graph.apply([UpsertNode("user:alice", "User")], next_offset=1)
+    before = graph.snapshot()
+    with pytest.raises(TypeError):
+        graph.apply([UpsertNode("user:bob", "User"), object()], next_offset=2)
+    assert graph.snapshot() == before
