@@ -8,6 +8,7 @@ its own writes, including writes made by another process on the same data direct
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -19,7 +20,7 @@ from mos.backends import Backend, open_embedded
 from mos.domain import cube as cubes
 from mos.domain import memory as memories
 from mos.domain.commands import CommandContext, wall_clock_ms
-from mos.domain.errors import AccessDenied, AlreadyExists, InvalidInput, NotFound
+from mos.domain.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
 from mos.domain.events import Event, cube_key, memory_key, user_key
 from mos.domain.validation import (
     MAX_BATCH_ITEMS,
@@ -193,7 +194,7 @@ class MOS:
             _check_expected(memory, expected_version)
             new_text = memory.text if text is None else text
             vector = None if text is not None else self._stored_embedding(memory_id)
-            content = self._content(new_text, metadata if metadata is not None else _json(memory.metadata_json),
+            content = self._content(new_text, metadata if metadata is not None else json.loads(memory.metadata_json),
                                     tags if tags is not None else memory.tags, vector)
             self._commit([memories.update(memory, self._ctx(user_id), content)])
         return self.get(memory_id, user_id)
@@ -308,14 +309,6 @@ class MOS:
 
 
 def _check_expected(memory: memories.Memory, expected_version: int | None) -> None:
-    from mos.domain.errors import Conflict
-
     if expected_version is not None and expected_version != memory.version:
         raise Conflict(f"memory {memory.memory_id} is at version {memory.version}, "
                        f"not the expected {expected_version}")
-
-
-def _json(text: str) -> dict:
-    import json
-
-    return json.loads(text)

@@ -6,7 +6,7 @@ space serves every node kind and matches the event stream keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

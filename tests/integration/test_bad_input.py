@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mos import AccessDenied, AlreadyExists, InvalidInput, NotFound
+from mos import AlreadyExists, InvalidInput, NotFound
 from mos.domain.validation import MAX_TEXT_CHARS
 
 
