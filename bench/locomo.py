@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from report import latency_ms, machine_info, print_machine, print_table
+from bench_output import latency_ms, machine_info, print_machine, print_table
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (5, 10)
@@ -35,6 +34,7 @@ class Conversation:
     conv_id: str
     dia_ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # "[date] speaker: text", what MOS stores
+    plain: list[str] = field(default_factory=list)  # "speaker: text", the README's baseline form
     questions: list[tuple[str, int, frozenset[str]]] = field(default_factory=list)
 
 
@@ -68,6 +68,7 @@ def load(data_dir: Path, wanted: list[str] | None) -> list[Conversation]:
             for turn in raw[f"session_{n}"]:
                 conv.dia_ids.append(turn["dia_id"])
                 conv.texts.append(f"[{date}] {turn['speaker']}: {turn['text']}")
+                conv.plain.append(f"{turn['speaker']}: {turn['text']}")
         for qa in raw["qa"]:
             evidence = normalise_evidence(qa.get("evidence", []))
             if qa["category"] != 5 and evidence:
@@ -96,12 +97,12 @@ def rrf(*rankings: list[int], k: int = RRF_K) -> list[int]:
     return sorted(scores, key=lambda doc: -scores[doc])
 
 
-def baseline_rankings(conv: Conversation, model) -> dict[str, list[list[str]]]:
+def baseline_rankings(conv: Conversation, model, texts: list[str]) -> dict[str, list[list[str]]]:
     """Top-10 dia_ids per question for BM25, dense and their RRF (fused over full rankings)."""
     from rank_bm25 import BM25Okapi
 
-    bm25 = BM25Okapi([tokens(t) for t in conv.texts])
-    docs = model.encode(conv.texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    bm25 = BM25Okapi([tokens(t) for t in texts])
+    docs = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     queries = model.encode([q for q, _, _ in conv.questions], batch_size=64,
                            normalize_embeddings=True, convert_to_numpy=True)
     out: dict[str, list[list[str]]] = {"bm25": [], "dense": [], "rrf": []}
@@ -113,8 +114,27 @@ def baseline_rankings(conv: Conversation, model) -> dict[str, list[list[str]]]:
     return out
 
 
-def mos_rankings(conv: Conversation, timings: dict[str, list[float]]) -> list[list[str]]:
-    """Ingests the conversation into a fresh MOS and searches every question.
+def ablations() -> dict[str, "RetrievalConfig"]:
+    """The default recipe, then each component removed (or swapped) in turn."""
+    from dataclasses import replace
+
+    from mos.retrieval.hybrid import RetrievalConfig
+
+    base = RetrievalConfig()
+    return {
+        "mos": base,
+        "- bm25": replace(base, use_bm25=False),
+        "- vector": replace(base, use_vector=False),
+        "- graph": replace(base, use_graph=False),
+        "rrf fusion": replace(base, fusion="rrf"),
+        "+ entity links": replace(base, graph_edge_kinds=base.graph_edge_kinds + ("MENTIONS",)),
+    }
+
+
+def mos_rankings(conv: Conversation, timings: dict[str, list[float]],
+                 recipes: dict[str, "RetrievalConfig"]) -> dict[str, list[list[str]]]:
+    """Ingests the conversation into a fresh MOS once and searches every question with each
+    retrieval recipe; only the first recipe (the default) is timed.
 
     Ingest time excludes loading the embedding model, which happens once per process."""
     from mos import MOS
@@ -130,12 +150,15 @@ def mos_rankings(conv: Conversation, timings: dict[str, list[float]]) -> list[li
             mos.add_many(items, user_id="bench", cube_id=cube_id)
             timings["ingest_s"].append(time.perf_counter() - started)
             timings["ingested"].append(len(items))
-            ranked = []
-            for question, _, _ in conv.questions:
-                started = time.perf_counter()
-                hits = mos.search(question, user_id="bench", cube_ids=[cube_id], top_k=max(KS))
-                timings["search_s"].append(time.perf_counter() - started)
-                ranked.append([hit.metadata.get("dia_id") for hit in hits])
+            ranked: dict[str, list[list[str]]] = {}
+            for position, (name, recipe) in enumerate(recipes.items()):
+                for question, _, _ in conv.questions:
+                    started = time.perf_counter()
+                    hits = mos.search(question, user_id="bench", cube_ids=[cube_id], top_k=max(KS),
+                                      retrieval=recipe)
+                    if position == 0:
+                        timings["search_s"].append(time.perf_counter() - started)
+                    ranked.setdefault(name, []).append([hit.metadata.get("dia_id") for hit in hits])
             return ranked
         finally:
             mos.close()
@@ -157,6 +180,11 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=default_data_dir())
     parser.add_argument("--conversations", nargs="+", help="conversation ids (file stems), e.g. 26 30")
     parser.add_argument("--baselines-only", action="store_true", help="skip MOS; run only the baselines")
+    parser.add_argument("--baseline-text", choices=("dated", "plain"), default="dated",
+                        help="baselines rank '[date] speaker: text' (the MOS texts, default) or "
+                             "'speaker: text' (the form of the README's reference figures)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also score MOS with each retrieval component removed in turn")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -173,22 +201,35 @@ def main() -> int:
     model = load_dense_model()
     ranked: dict[str, list[list[str]]] = {"bm25": [], "dense": [], "rrf": []}
     for conv in conversations:
-        for name, lists in baseline_rankings(conv, model).items():
+        texts = conv.texts if args.baseline_text == "dated" else conv.plain
+        for name, lists in baseline_rankings(conv, model, texts).items():
             ranked[name].extend(lists)
     timings: dict[str, list[float]] = {"ingest_s": [], "ingested": [], "search_s": []}
+    variants: dict[str, list[list[str]]] = {}
     if not args.baselines_only:
-        ranked["mos"] = [top for conv in conversations for top in mos_rankings(conv, timings)]
+        recipes = ablations() if args.ablation else {"mos": ablations()["mos"]}
+        for conv in conversations:
+            for name, lists in mos_rankings(conv, timings, recipes).items():
+                variants.setdefault(name, []).extend(lists)
+        ranked["mos"] = variants.pop("mos")
 
     results = {name: score(questions, lists) for name, lists in ranked.items()}
     groups = ["all", *CATEGORIES.values()]
     counts = {g: results["bm25"].get(g, {}).get("n", 0) for g in groups}
-    print()
-    print_table(["method", *(f"{g} R@{k}" for g in groups for k in KS)],
-                [[name, *(r.get(g, {}).get(f"R@{k}", float("nan")) for g in groups for k in KS)]
-                 for name, r in results.items()])
-    print("questions: " + ", ".join(f"{g} {n}" for g, n in counts.items()))
+    print(f"\nrecall@k (baselines rank the {args.baseline_text} turn texts)")
+    print_table(["questions", "n", *(f"{name} R@{k}" for name in results for k in KS)],
+                [[g, counts[g], *(r.get(g, {}).get(f"R@{k}", float("nan")) for r in results.values() for k in KS)]
+                 for g in groups])
+    if variants:
+        ablated = {"mos": results["mos"], **{name: score(questions, lists) for name, lists in variants.items()}}
+        print("\nablation: MOS with one component removed or swapped (R@10 per category)")
+        print_table(["variant", "R@5", "R@10", *(f"{c} R@10" for c in CATEGORIES.values())],
+                    [[name, r["all"]["R@5"], r["all"]["R@10"], *(r.get(c, {}).get("R@10", float("nan"))
+                                                               for c in CATEGORIES.values())]
+                     for name, r in ablated.items()])
+        results["ablation"] = ablated
     summary = {"machine": info, "data": str(args.data), "conversations": [c.conv_id for c in conversations],
-               "questions": counts, "recall": results}
+               "baseline_text": args.baseline_text, "questions": counts, "recall": results}
     if timings["search_s"]:
         search = latency_ms(timings["search_s"], (50, 95))
         ingest_ms = 1000 * sum(timings["ingest_s"]) / sum(timings["ingested"])

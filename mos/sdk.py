@@ -34,6 +34,7 @@ from mos.query_filters import parse_filters
 from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from mos.types import Hit, MemoryItem, provenance_of
 from projections.ports import SearchFilter
+from projections.runner import catch_up_all
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class MOS:
     def sync(self) -> int:
         """Apply every event not yet in the read models; returns how many were applied."""
         with self._lock:
-            return sum(runner.catch_up() for runner in self._backend.runners)
+            return catch_up_all(self._backend.runners, self.log)
 
     def _commit(self, events: Sequence[Event]) -> None:
         with self._lock:
@@ -254,13 +255,14 @@ class MOS:
         return [MemoryItem.from_document(d) for d in self._backend.index.list_documents(where, limit, offset)]
 
     def search(self, query: str, user_id: str, cube_ids: Sequence[str] | None = None, top_k: int = 10,
-               filters: Mapping[str, Any] | None = None) -> list[Hit]:
+               filters: Mapping[str, Any] | None = None, retrieval: RetrievalConfig | None = None) -> list[Hit]:
+        """Hybrid search over the caller's cubes; `retrieval` overrides the recipe for this call."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query must be a non-empty string")
         if not isinstance(top_k, int) or not 1 <= top_k <= 1000:
             raise InvalidInput("top_k must be an integer between 1 and 1000")
         where = self._visible(user_id, cube_ids, filters)
-        results = self._retriever.retrieve(query, where, top_k)
+        results = self._retriever.retrieve(query, where, top_k, retrieval)
         docs = self._backend.index.documents([r.memory_id for r in results])
         return [Hit(r.memory_id, d.text, r.score, d.cube_id, d.state, d.metadata, provenance_of(d), d.tags,
                     r.signals, r.expanded_from)

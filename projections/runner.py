@@ -62,3 +62,25 @@ class ProjectionRunner:
         """Throw the read model away and replay the whole log into it."""
         self.target.reset()
         return self.catch_up(progress)
+
+
+def catch_up_all(runners: Sequence[ProjectionRunner], log: EventLog) -> int:
+    """Bring several read models of one log up to its head, decoding each event once.
+
+    Each runner still applies only events at or after its own checkpoint, so read models that
+    lag by different amounts (say, one was just reset) are each advanced exactly once.
+    """
+    applied = 0
+    batch_size = min(runner.batch_size for runner in runners)
+    while True:
+        checkpoints = [runner.target.checkpoint() for runner in runners]
+        start = min(checkpoints, default=0)
+        batch = list(log.read(start, limit=batch_size))
+        if not batch:
+            return applied
+        for runner, checkpoint in zip(runners, checkpoints):
+            pending = [recorded for recorded in batch if recorded.offset >= checkpoint]
+            if pending:
+                writes = [write for recorded in pending for write in runner.project(recorded.event)]
+                runner.target.apply(writes, pending[-1].offset + 1)
+        applied += len(batch)

