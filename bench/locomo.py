@@ -19,9 +19,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from bench_output import latency_ms, machine_info, print_machine, print_table
+
+if TYPE_CHECKING:
+    from mos.retrieval.hybrid import RetrievalConfig
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (5, 10)
