@@ -90,9 +90,8 @@ class SqliteSearchIndex:
         return row[0] if row else None
 
     def _upsert(self, tx, w: UpsertDocument) -> None:
-        existing = self._rowid(tx, w.memory_id)
-        if existing is not None:
-            self._delete(tx, existing)
+        if self._rowid(tx, w.memory_id) is not None:
+            return  # a memory is created once; a re-delivered creation is a no-op
         cursor = tx.execute(
             f"INSERT INTO documents ({_COLUMNS}, embedding) VALUES ({_placeholders(range(19))})",
             (w.memory_id, w.cube_id, w.text, json.dumps(list(w.tags)), w.metadata_json, w.memory_type,
@@ -106,16 +105,20 @@ class SqliteSearchIndex:
                    (rowid, w.cube_id, w.state, _blob(w.embedding)))
         tx.executemany("INSERT INTO document_tags VALUES (?, ?)", [(rowid, t) for t in w.tags])
 
-    def _delete(self, tx, rowid: int) -> None:
-        for table, column in (("documents_fts", "rowid"), ("documents_vec", "rowid"),
-                              ("document_tags", "doc_rowid"), ("documents", "doc_rowid")):
-            tx.execute(f"DELETE FROM {table} WHERE {column} = ?", (rowid,))
+    def _current(self, tx, memory_id: str, write) -> tuple | None:
+        """(rowid, cube_id, state, merged_into, tiers_json) if `write` is newer than the
+        document; None for a stale or duplicate write (versions make writes idempotent)."""
+        row = tx.execute("SELECT doc_rowid, cube_id, state, merged_into, tiers_json, version FROM documents "
+                         "WHERE memory_id = ?", (memory_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"{type(write).__name__} for unknown memory {memory_id}")
+        return row[:5] if write.version > row[5] else None
 
     def _replace_content(self, tx, w: ReplaceContent) -> None:
-        rowid = self._rowid(tx, w.memory_id)
-        if rowid is None:
-            raise KeyError(f"ReplaceContent for unknown memory {w.memory_id}")
-        cube_id, state = tx.execute("SELECT cube_id, state FROM documents WHERE doc_rowid = ?", (rowid,)).fetchone()
+        current = self._current(tx, w.memory_id, w)
+        if current is None:
+            return
+        rowid, cube_id, state = current[:3]
         tx.execute(
             "UPDATE documents SET text = ?, tags_json = ?, metadata_json = ?, embedding = ?, version = ?, "
             "updated_at = ?, last_event_id = ?, last_actor = ? WHERE doc_rowid = ?",
@@ -131,11 +134,10 @@ class SqliteSearchIndex:
         tx.executemany("INSERT INTO document_tags VALUES (?, ?)", [(rowid, t) for t in w.tags])
 
     def _patch(self, tx, w: PatchDocument) -> None:
-        row = tx.execute("SELECT doc_rowid, state, merged_into, tiers_json FROM documents WHERE memory_id = ?",
-                         (w.memory_id,)).fetchone()
-        if row is None:
-            raise KeyError(f"PatchDocument for unknown memory {w.memory_id}")
-        rowid, state, merged_into, tiers_json = row
+        current = self._current(tx, w.memory_id, w)
+        if current is None:
+            return
+        rowid, _, state, merged_into, tiers_json = current
         tiers = [] if w.clear_tiers else json.loads(tiers_json)
         if w.add_tier and w.add_tier not in tiers:
             tiers = sorted(tiers + [w.add_tier])

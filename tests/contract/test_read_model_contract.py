@@ -5,25 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from projections.embedded.sqlite_graph_store import SqliteGraphStore
-from projections.embedded.sqlite_search_index import SqliteSearchIndex
 from projections.graph_writes import AppendToSession, UpsertEdge, UpsertNode
 from projections.ports import SearchFilter
 from projections.search_writes import PatchDocument, UpsertDocument
 
-DIM = 4
+from tests.contract.read_model_adapters import DIM, GRAPH_STORES, SEARCH_INDEXES
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=sorted(SEARCH_INDEXES))
 def index(request, tmp_path):
-    store = SqliteSearchIndex(tmp_path / "search.db", DIM)
+    store = SEARCH_INDEXES[request.param](tmp_path)
     yield store
     store.close()
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=sorted(GRAPH_STORES))
 def graph(request, tmp_path):
-    store = SqliteGraphStore(tmp_path / "graph.db")
+    store = GRAPH_STORES[request.param](tmp_path)
     yield store
     store.close()
 
@@ -67,11 +65,23 @@ def test_knn_is_exact_within_the_filter(filled):
     assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",), tags_all=("sport",)), 10)) == ["m1"]
 
 
-def test_a_failing_batch_changes_neither_documents_nor_checkpoint(filled):
-    before = filled.snapshot()
+def test_redelivering_a_failed_batch_gives_the_same_model_as_applying_it_once(filled, tmp_path, request):
+    """The exactly-once *effect*: transactional adapters roll a failed batch back; the others
+    apply idempotently by version. Either way the checkpoint never moves past a failure."""
+    batch = [doc("m5", "c1", "new note", (0, 0, 1, 0)), archive("m1")]
     with pytest.raises(KeyError):
-        filled.apply([doc("m5", "c1", "new", (0, 0, 1, 0)), archive("does-not-exist")], next_offset=6)
-    assert filled.snapshot() == before and filled.checkpoint() == 5
+        filled.apply(batch + [archive("does-not-exist")], next_offset=6)
+    assert filled.checkpoint() == 5
+    filled.apply(batch, next_offset=6)
+    filled.apply(batch, next_offset=6)  # at-least-once delivery: the same batch again
+    assert ids(filled.knn([0, 0, 1, 0], SearchFilter(("c1",)), 10)) == ["m5", "m2"]
+    assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",), ("archived",)), 10)) == ["m1", "m4"]
+    assert filled.checkpoint() == 6
+
+
+def test_stale_writes_are_ignored_by_version(filled):
+    filled.apply([PatchDocument("m2", 1, 9, "e-old", "alice", state="archived")], next_offset=6)
+    assert ids(filled.knn([0, 1, 0, 0], SearchFilter(("c1",)), 1)) == ["m2"]
 
 
 def test_reset_empties_the_model_and_the_checkpoint(filled):
