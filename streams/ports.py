@@ -14,7 +14,9 @@ class EventLog(Protocol):
     - `append` is atomic: all events of the call are stored, or none is.
     - For each stream_key in a call, versions are consecutive and the first one is exactly
       the stream's current version + 1; otherwise `Conflict` is raised and nothing is stored.
-    - Offsets are 0-based, gap-free and never reused; stored events are never changed.
+    - Offsets are >= 0 and strictly increasing in append order, never reused; stored events
+      are never changed. They need not be contiguous (Kafka's transaction markers take
+      offsets), so `head()` is "greater than every stored offset", not a count.
     """
 
     def append(self, events: Sequence[Event]) -> list[RecordedEvent]:
@@ -29,7 +31,7 @@ class EventLog(Protocol):
         ...
 
     def head(self) -> int:
-        """The offset the next appended event will get (= number of events stored)."""
+        """An offset greater than every stored one: reading from it returns nothing yet."""
         ...
 
     def subscribe(self, from_offset: int = 0, poll_interval: float = 0.1,

@@ -1,0 +1,1 @@
+"""Kafka adapters: the production event log (aiokafka) and the Faust projection app."""

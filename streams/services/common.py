@@ -1,0 +1,151 @@
+"""What every launched server shares: the home layout, the error type, the server contract.
+
+Layout under the services home (default `$MOS_SERVICES_HOME` or `~/.mos/services`):
+
+    cache/m2/                 Maven local repository (downloads happen once)
+    cache/<server>-<version>/ the installed server (jars in `lib/`, or the unpacked zip)
+    data/<server>/            the server's data; survives stop/start
+    logs/<server>.log         the server's console output (the first place to look)
+    run/<server>.pid          pid of the running server, written by the launcher
+    run/<server>.*            generated configuration
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from mos.domain.errors import MosError
+
+LOOPBACK = "127.0.0.1"
+
+
+class ServiceError(MosError):
+    """A server could not be fetched, started, checked or stopped; the message names its log."""
+
+
+@dataclass(frozen=True)
+class ServicesHome:
+    """Paths of one services home; creating the object touches nothing on disk."""
+
+    root: Path
+
+    @classmethod
+    def resolve(cls, home: Path | str | None = None) -> "ServicesHome":
+        """`home` if given, else `$MOS_SERVICES_HOME`, else `~/.mos/services`."""
+        chosen = home or os.environ.get("MOS_SERVICES_HOME") or Path.home() / ".mos" / "services"
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def maven_repo(self) -> Path:
+        return self.cache / "m2"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    def data(self, name: str) -> Path:
+        return self.root / "data" / name
+
+    def log(self, name: str) -> Path:
+        return self.root / "logs" / f"{name}.log"
+
+    def pidfile(self, name: str) -> Path:
+        return self.run / f"{name}.pid"
+
+    def make_dirs(self) -> None:
+        for path in (self.maven_repo, self.run, self.root / "data", self.root / "logs"):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+class Server(ABC):
+    """One server the launcher can install, launch and health-check.
+
+    `launch` returns the pid of the server JVM itself (not of a wrapper script), so that
+    `stop` signals the process that holds the port and the data directory.
+    """
+
+    name: str
+    version: str
+    port: int
+    ready_timeout_s: float = 120.0
+
+    @property
+    @abstractmethod
+    def endpoint(self) -> str:
+        """What a client connects to, e.g. `127.0.0.1:9092`."""
+
+    def install_dir(self, home: ServicesHome) -> Path:
+        return home.cache / f"{self.name}-{self.version}"
+
+    @abstractmethod
+    def install(self, home: ServicesHome, fetch_lock) -> None:
+        """Make `install_dir` complete; a no-op when it already is (the warm path)."""
+
+    @abstractmethod
+    def launch(self, home: ServicesHome) -> int:
+        """Start the server in the background and return its JVM pid; does not wait for health."""
+
+    @abstractmethod
+    def is_healthy(self, timeout_s: float = 5.0) -> bool:
+        """One real request to the server (not just a TCP connect); never raises."""
+
+    def cmdline_markers(self, home: ServicesHome) -> tuple[str, ...]:
+        """Strings found in the server's /proc cmdline: guards against a recycled pid."""
+        return (str(self.install_dir(home)),)
+
+
+def port_accepts(port: int, host: str = LOOPBACK, timeout_s: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def java_home() -> Path:
+    """`$JAVA_HOME`, else the home of the `java` on PATH (symlinks resolved)."""
+    if os.environ.get("JAVA_HOME"):
+        return Path(os.environ["JAVA_HOME"])
+    java = shutil.which("java")
+    if java is None:
+        raise ServiceError("no `java` on PATH and JAVA_HOME unset: install Java 17 or newer")
+    return Path(os.path.realpath(java)).parent.parent
+
+
+def java_binary() -> str:
+    return str(java_home() / "bin" / "java")
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log written)"
+    return "\n".join(text[-lines:])
+
+
+def failure(message: str, log: Path) -> ServiceError:
+    """A ServiceError that names the log file and quotes its last lines."""
+    return ServiceError(f"{message}; see {log}. Last lines:\n{log_tail(log)}")
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.5) -> bool:
+    """Poll `condition` until it holds (True) or `timeout_s` passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)
