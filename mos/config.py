@@ -19,3 +19,38 @@ class MosSettings:
             data_dir=Path(os.environ.get("MOS_DATA_DIR", Path.home() / ".mos")).expanduser(),
             embedder=os.environ.get("MOS_EMBEDDER", "minilm"),
         )
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """The real-server pipeline: Kafka log, Faust worker, Elasticsearch and Neo4j read models."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    es_url: str = "http://127.0.0.1:9200"
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    events_topic: str = "mos.events"
+    dead_letter_topic: str = "mos.events.dead-letter"
+    promotions_topic: str = "mos.events.promotions"
+    es_index: str = "mos-memories"
+    neo4j_namespace: str = "mos"
+    embedding_dimension: int = 384
+    faust_app_id: str = "mos-projector"
+    batch_size: int = 500
+    batch_seconds: float = 0.2
+
+    @classmethod
+    def from_env(cls) -> "PipelineSettings":
+        """MOS_KAFKA_BOOTSTRAP, MOS_ES_URL, MOS_NEO4J_URI, MOS_TOPIC, MOS_ES_INDEX, MOS_NEO4J_NAMESPACE."""
+        env = os.environ
+        topic = env.get("MOS_TOPIC", cls.events_topic)
+        return cls(
+            kafka_bootstrap=env.get("MOS_KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
+            es_url=env.get("MOS_ES_URL", cls.es_url),
+            neo4j_uri=env.get("MOS_NEO4J_URI", cls.neo4j_uri),
+            events_topic=topic,
+            dead_letter_topic=f"{topic}.dead-letter",
+            promotions_topic=env.get("MOS_PROMOTIONS_TOPIC", f"{topic}.promotions"),
+            es_index=env.get("MOS_ES_INDEX", cls.es_index),
+            neo4j_namespace=env.get("MOS_NEO4J_NAMESPACE", cls.neo4j_namespace),
+            faust_app_id=env.get("MOS_FAUST_APP_ID", cls.faust_app_id),
+        )

@@ -29,7 +29,7 @@ from aiokafka.errors import ProducerFenced
 
 from mos.domain.errors import Conflict
 from mos.domain.events import Event, RecordedEvent
-from streams.avro_codec import AvroEventCodec
+from streams.avro_codec import AvroEventCodec, DecodeError
 from streams.embedded.sqlite_event_log import check_stream_versions
 from streams.kafka.background_loop import BackgroundLoop
 from streams.kafka.config import KafkaLogConfig
@@ -150,13 +150,21 @@ class KafkaEventLog:
         while True:
             records, end = await self._read_raw(self._cache.checkpoint(), 5000)
             rows = []
-            for offset, value in records:
-                event = self.codec.decode(value)
+            for offset, event, value in self._decoded(records):
                 rows.append((offset, event.stream_key, event.version, event.event_id, value))
             reached = records[-1][0] + 1 if len(records) == 5000 else end
             self._cache.add(rows, reached)
             if reached >= end:
                 return
+
+    def _decoded(self, records: list[tuple[int, bytes]]) -> Iterator[tuple[int, Event, bytes]]:
+        """Events of the records; a record that is not a MOS event (someone wrote garbage to the
+        topic) is skipped here — the Faust worker sends it to the dead-letter topic."""
+        for offset, value in records:
+            try:
+                yield offset, self.codec.decode(value or b""), value
+            except DecodeError as exc:
+                log.warning("offset %d of %s is not a MOS event, skipped: %s", offset, self.config.topic, exc)
 
     def read(self, from_offset: int = 0, limit: int | None = None) -> Iterator[RecordedEvent]:
         position = from_offset
@@ -164,8 +172,8 @@ class KafkaEventLog:
         while remaining is None or remaining > 0:
             page = 1000 if remaining is None else min(remaining, 1000)
             records, end = self._bg.run(self._read_raw(position, page), timeout=None)
-            for offset, value in records:
-                yield RecordedEvent(offset, self.codec.decode(value))
+            for offset, event, _ in self._decoded(records):
+                yield RecordedEvent(offset, event)
             if len(records) < page:
                 return
             position = records[-1][0] + 1

@@ -1,0 +1,111 @@
+"""The Faust projection app: one agent per read model, plus the promotions feed.
+
+    python -m streams.faust_app worker -l info      # runs every agent
+
+Agents are thin loops: take a batch of raw records, hand them to a `BatchProjector`
+(decode → pure projection → idempotent write with checkpoint), and send undecodable records
+to the dead-letter topic with the reason in a header. The worker reads only committed
+transactions (`processing_guarantee="exactly_once"` is what makes Faust's consumer use
+read_committed), so events of an aborted append never reach a read model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+import faust
+
+from mos.config import PipelineSettings
+from mos.domain.events import MemoryDemoted, MemoryPromoted
+from projections.batch_projector import BatchProjector, DeadLetter, RawRecord
+from projections.graph_projection import project_graph
+from projections.search_projection import project_search
+from streams.avro_codec import AvroEventCodec, DecodeError
+
+log = logging.getLogger(__name__)
+PROMOTIONS = (MemoryPromoted.type_name, MemoryDemoted.type_name)
+
+
+def _records(events) -> list[RawRecord]:
+    return [RawRecord(e.message.offset, e.message.key, e.message.value) for e in events]
+
+
+def create_app(settings: PipelineSettings | None = None,
+               targets: dict[str, Callable[[], object]] | None = None) -> faust.App:
+    """Build the app; `targets` maps agent name → factory of its read-model adapter
+    (default: Elasticsearch for `search`, Neo4j for `graph`, from `settings`)."""
+    settings = settings or PipelineSettings.from_env()
+    targets = targets if targets is not None else default_targets(settings)
+    app = faust.App(settings.faust_app_id, broker=f"kafka://{settings.kafka_bootstrap}",
+                    processing_guarantee="exactly_once", topic_partitions=1, topic_allow_declare=False,
+                    topic_disable_leader=True, web_enabled=False, store="memory://",
+                    broker_commit_every=500, broker_commit_interval=0.5, consumer_auto_offset_reset="earliest")
+    events = app.topic(settings.events_topic, key_serializer="raw", value_serializer="raw", partitions=1)
+    dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw",
+                             partitions=1)
+    promotions = app.topic(settings.promotions_topic, key_serializer="raw", value_serializer="raw",
+                           partitions=1)
+    codec = AvroEventCodec.from_directory()
+
+    async def send_dead_letters(letters: list[DeadLetter], agent: str) -> None:
+        for letter in letters:
+            log.warning("dead letter at offset %d (%s): %s", letter.offset, agent, letter.reason)
+            await dead_letters.send(key=letter.key, value=letter.value, headers={
+                "reason": letter.reason.encode(), "offset": str(letter.offset).encode(),
+                "agent": agent.encode()})
+
+    def projection_agent(name: str, project, factory) -> None:
+        projector = BatchProjector(name, codec, project, factory())
+
+        async def agent(stream):
+            async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+                letters = await asyncio.get_running_loop().run_in_executor(
+                    None, projector.process, _records(batch))
+                if name == "search":  # one agent reports the poison records; both skip them
+                    await send_dead_letters(letters, name)
+                yield len(batch)
+
+        app.agent(events, name=f"mos.project.{name}")(agent)
+
+    projections = {"search": project_search, "graph": project_graph}
+    for name, factory in targets.items():
+        projection_agent(name, projections[name], factory)
+
+    @app.agent(events, name="mos.promotions.feed")
+    async def promotions_feed(stream):
+        """Forwards promotion/demotion events to the model runtime's topic, unchanged."""
+        async for event in stream.events():
+            kind = dict(event.message.headers or []).get("type", b"").decode()
+            if kind in PROMOTIONS:
+                try:
+                    codec.decode(event.message.value)
+                except DecodeError:
+                    continue
+                await promotions.send(key=event.message.key, value=event.message.value)
+            yield kind
+
+    return app
+
+
+def default_targets(settings: PipelineSettings) -> dict[str, Callable[[], object]]:
+    def search():
+        from projections.elasticsearch.search_index import ElasticsearchSearchIndex
+
+        return ElasticsearchSearchIndex(settings.es_url, settings.es_index, settings.embedding_dimension)
+
+    def graph():
+        from projections.neo4j.graph_store import Neo4jGraphStore
+
+        return Neo4jGraphStore(settings.neo4j_uri, namespace=settings.neo4j_namespace)
+
+    return {"search": search, "graph": graph}
+
+
+def main() -> None:
+    create_app().main()
+
+
+if __name__ == "__main__":
+    main()
