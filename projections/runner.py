@@ -18,10 +18,29 @@ from streams.ports import EventLog
 log = logging.getLogger(__name__)
 
 
+class CheckpointMoved(Exception):
+    """Another runner advanced the read model since this one read its checkpoint."""
+
+
+def require_checkpoint(tx, expected: int | None) -> None:
+    """For SQL adapters: inside the write transaction, fail unless the checkpoint is `expected`.
+
+    Two processes projecting into one read model would otherwise both apply the same batch;
+    with this check the second one's transaction does nothing and it re-reads the checkpoint.
+    """
+    if expected is None:
+        return
+    row = tx.execute("SELECT next_offset FROM checkpoint WHERE id = 0").fetchone()
+    if (row[0] if row else 0) != expected:
+        raise CheckpointMoved(f"checkpoint is {row[0] if row else 0}, expected {expected}")
+
+
 class ProjectionTarget(Protocol):
     def checkpoint(self) -> int: ...
 
-    def apply(self, writes: Sequence[Any], next_offset: int) -> None: ...
+    def apply(self, writes: Sequence[Any], next_offset: int, expected_checkpoint: int | None = None) -> None:
+        """Store writes and the new checkpoint atomically; with `expected_checkpoint`, raise
+        CheckpointMoved (storing nothing) if the stored checkpoint differs from it."""
 
     def reset(self) -> None: ...
 
@@ -51,7 +70,10 @@ class ProjectionRunner:
             if not batch:
                 break
             writes = [write for recorded in batch for write in self.project(recorded.event)]
-            self.target.apply(writes, batch[-1].offset + 1)
+            try:
+                self.target.apply(writes, batch[-1].offset + 1, expected_checkpoint=start)
+            except CheckpointMoved:
+                continue  # another process applied (part of) it: re-read the checkpoint
             applied += len(batch)
             log.debug("projection %s applied offsets %d..%d", self.name, start, batch[-1].offset)
             if progress:
@@ -82,5 +104,8 @@ def catch_up_all(runners: Sequence[ProjectionRunner], log: EventLog) -> int:
             pending = [recorded for recorded in batch if recorded.offset >= checkpoint]
             if pending:
                 writes = [write for recorded in pending for write in runner.project(recorded.event)]
-                runner.target.apply(writes, pending[-1].offset + 1)
+                try:
+                    runner.target.apply(writes, pending[-1].offset + 1, expected_checkpoint=checkpoint)
+                except CheckpointMoved:
+                    continue  # another process got there first; the next round re-reads
         applied += len(batch)

@@ -18,6 +18,7 @@ from projections.graph_writes import (
     UpsertNode,
 )
 from projections.ports import Neighbour
+from projections.runner import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite
 
 _SCHEMA = """
@@ -51,8 +52,9 @@ class SqliteGraphStore:
         row = self._db.execute("SELECT next_offset FROM checkpoint WHERE id = 0").fetchone()
         return row[0] if row else 0
 
-    def apply(self, writes: Sequence[GraphWrite], next_offset: int) -> None:
+    def apply(self, writes: Sequence[GraphWrite], next_offset: int, expected_checkpoint: int | None = None) -> None:
         with Transaction(self._db) as tx:
+            _require_checkpoint(tx, expected_checkpoint)
             for write in writes:
                 self._apply_one(tx, write)
             tx.execute("INSERT INTO checkpoint (id, next_offset) VALUES (0, ?) "

@@ -16,6 +16,7 @@ import numpy as np
 
 from projections.ports import Document, ScoredId, SearchFilter
 from projections.search_writes import PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
+from projections.runner import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite
 
 _COLUMNS = (
@@ -71,8 +72,9 @@ class SqliteSearchIndex:
         row = self._db.execute("SELECT next_offset FROM checkpoint WHERE id = 0").fetchone()
         return row[0] if row else 0
 
-    def apply(self, writes: Sequence[SearchWrite], next_offset: int) -> None:
+    def apply(self, writes: Sequence[SearchWrite], next_offset: int, expected_checkpoint: int | None = None) -> None:
         with Transaction(self._db) as tx:
+            _require_checkpoint(tx, expected_checkpoint)
             for write in writes:
                 if isinstance(write, UpsertDocument):
                     self._upsert(tx, write)
