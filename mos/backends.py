@@ -63,3 +63,33 @@ def open_embedded(data_dir: Path, embedder: Embedder, batch_size: int = 500) -> 
         ProjectionRunner("graph", log, project_graph, graph, batch_size),
     )
     return Backend(log, index, graph, runners)
+
+
+def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: int = 500) -> Backend:
+    """The real-server backend: Kafka log, Elasticsearch index, Neo4j graph.
+
+    The SDK still projects in-process before each read (read-your-writes); a Faust worker
+    (`python -m streams.faust_app worker`) projecting into the same read models concurrently
+    is safe: ES writes are version-guarded and Neo4j batches check the checkpoint.
+    `data_dir` holds only the rebuildable stream cache and the embedder manifest.
+    """
+    from mos.config import PipelineSettings
+    from projections.elasticsearch.search_index import ElasticsearchSearchIndex
+    from projections.neo4j.graph_store import Neo4jGraphStore
+    from streams.kafka.config import KafkaLogConfig
+    from streams.kafka.event_log import KafkaEventLog
+
+    settings = settings or PipelineSettings.from_env()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _check_manifest(data_dir, embedder)
+    log = KafkaEventLog(KafkaLogConfig(bootstrap_servers=settings.kafka_bootstrap, topic=settings.events_topic,
+                                       dead_letter_topic=settings.dead_letter_topic,
+                                       writer_id=f"{settings.events_topic}.writer"),
+                        cache_path=data_dir / "kafka-streams.db")
+    index = ElasticsearchSearchIndex(settings.es_url, settings.es_index, embedder.dimension)
+    graph = Neo4jGraphStore(settings.neo4j_uri, namespace=settings.neo4j_namespace)
+    runners = (
+        ProjectionRunner("search", log, project_search, index, batch_size),
+        ProjectionRunner("graph", log, project_graph, graph, batch_size),
+    )
+    return Backend(log, index, graph, runners)

@@ -44,20 +44,33 @@ class ReplayReport:
 
 
 class MOS:
-    """A memory system over one backend (default: embedded, in `data_dir`)."""
+    """A memory system over one backend.
+
+    `backend="embedded"` (default): everything in `data_dir`. `backend="kafka"`: Kafka,
+    Elasticsearch and Neo4j from `PipelineSettings.from_env()` (MOS_KAFKA_BOOTSTRAP,
+    MOS_ES_URL, MOS_NEO4J_URI, …). Same API either way.
+    """
 
     def __init__(self, data_dir: str | Path | None = None, *, embedder: Embedder | None = None,
-                 backend: Backend | None = None, source_app: str = "mos",
+                 backend: Backend | str = "embedded", source_app: str = "mos",
                  retrieval: RetrievalConfig | None = None, clock: Callable[[], int] = wall_clock_ms):
         if embedder is None:
             from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
 
             embedder = SentenceTransformerEmbedder()
         self.embedder = embedder
-        if backend is None:
+        if isinstance(backend, str):
             from mos.config import MosSettings
 
-            backend = open_embedded(Path(data_dir) if data_dir else MosSettings.from_env().data_dir, embedder)
+            directory = Path(data_dir) if data_dir else MosSettings.from_env().data_dir
+            if backend == "embedded":
+                backend = open_embedded(directory, embedder)
+            elif backend == "kafka":
+                from mos.backends import open_kafka
+
+                backend = open_kafka(directory, embedder)
+            else:
+                raise InvalidInput(f"backend must be 'embedded', 'kafka' or a Backend, not {backend!r}")
         self._backend = backend
         self.source_app = source_app
         self._clock = clock
