@@ -40,7 +40,8 @@ class PipelineSettings:
 
     @classmethod
     def from_env(cls) -> "PipelineSettings":
-        """MOS_KAFKA_BOOTSTRAP, MOS_ES_URL, MOS_NEO4J_URI, MOS_TOPIC, MOS_ES_INDEX, MOS_NEO4J_NAMESPACE."""
+        """MOS_KAFKA_BOOTSTRAP, MOS_ES_URL, MOS_NEO4J_URI, MOS_TOPIC, MOS_ES_INDEX,
+        MOS_NEO4J_NAMESPACE, MOS_FAUST_APP_ID, MOS_EMBEDDING_DIMENSION."""
         env = os.environ
         topic = env.get("MOS_TOPIC", cls.events_topic)
         return cls(
@@ -53,4 +54,5 @@ class PipelineSettings:
             es_index=env.get("MOS_ES_INDEX", cls.es_index),
             neo4j_namespace=env.get("MOS_NEO4J_NAMESPACE", cls.neo4j_namespace),
             faust_app_id=env.get("MOS_FAUST_APP_ID", cls.faust_app_id),
+            embedding_dimension=int(env.get("MOS_EMBEDDING_DIMENSION", cls.embedding_dimension)),
         )

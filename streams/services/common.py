@@ -17,9 +17,9 @@ import shutil
 import socket
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from mos.domain.errors import MosError
 
@@ -37,9 +37,12 @@ class ServicesHome:
     root: Path
 
     @classmethod
-    def resolve(cls, home: Path | str | None = None) -> "ServicesHome":
-        """`home` if given, else `$MOS_SERVICES_HOME`, else `~/.mos/services`."""
-        chosen = home or os.environ.get("MOS_SERVICES_HOME") or Path.home() / ".mos" / "services"
+    def resolve(cls, home: Path | str | None = None) -> ServicesHome:
+        """`home` if given, else `$MOS_SERVICES_HOME`, else `~/.mos/services` — or, for root,
+        `/var/lib/mos/services`: Elasticsearch runs as an unprivileged user that must be able
+        to reach its files, and root's home is usually closed to other users."""
+        default = Path("/var/lib/mos/services") if os.geteuid() == 0 else Path.home() / ".mos" / "services"
+        chosen = home or os.environ.get("MOS_SERVICES_HOME") or default
         return cls(Path(chosen).expanduser().resolve())
 
     @property

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from streams.services import maven
-from streams.services.common import LOOPBACK, Server, ServicesHome, failure, java_home
+from streams.services.common import LOOPBACK, Server, ServiceError, ServicesHome, failure, java_home
 from streams.services.processes import read_pid
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class ElasticsearchServer(Server):
             # `-d` returns once the node has started (or failed), leaving the node daemonised.
             try:
                 done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                      start_new_session=True, timeout=self.ready_timeout_s)
+                                      start_new_session=True, timeout=self.ready_timeout_s, check=False)
             except subprocess.TimeoutExpired:
                 raise failure(f"elasticsearch did not start within {self.ready_timeout_s:.0f} s", logfile) from None
         pid = read_pid(es_pidfile)
@@ -118,14 +118,9 @@ def _ensure_user() -> None:
 
 
 def _ensure_traversable(path: Path) -> None:
-    """ES_USER must reach the home through its ancestors (e.g. /root is usually 0700).
-
-    Only the search bit for others is added (no listing, no reading), and each change is
-    logged; point MOS_SERVICES_HOME elsewhere to avoid it.
-    """
+    """ES_USER must reach the home through its ancestors; fail clearly rather than loosen
+    the permissions of someone's directories (e.g. a 0700 /root)."""
     for directory in (path, *path.parents):
-        mode = directory.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            directory.chmod(mode | stat.S_IXOTH)
-            log.warning("added o+x (traverse only) to %s so that %s can reach %s", directory, ES_USER, path)
-
+        if not directory.stat().st_mode & stat.S_IXOTH:
+            raise ServiceError(f"{ES_USER} cannot reach {path}: {directory} is closed to other users; "
+                               f"set MOS_SERVICES_HOME to a directory outside it")

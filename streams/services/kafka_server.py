@@ -12,7 +12,14 @@ import re
 import subprocess
 
 from streams.services import maven
-from streams.services.common import LOOPBACK, Server, ServiceError, ServicesHome, java_binary, port_accepts
+from streams.services.common import (
+    LOOPBACK,
+    Server,
+    ServiceError,
+    ServicesHome,
+    java_binary,
+    port_accepts,
+)
 from streams.services.processes import spawn
 
 _CONTROLLER_PORT = 9093
@@ -87,7 +94,7 @@ class KafkaServer(Server):
         try:
             asyncio.run(list_topics())
             return True
-        except Exception:  # any failure means "not ready yet"; the caller times out with the log
+        except Exception:  # noqa: BLE001 — any failure means "not ready yet"; the caller times out with the log
             return False
 
     def _write_config(self, home: ServicesHome) -> str:
@@ -127,7 +134,7 @@ class KafkaServer(Server):
             java_binary(), "-Xmx256m", f"-Dlog4j.configuration=file:{home.run / 'kafka-tools-log4j.properties'}",
             "-cp", f"{self.install_dir(home) / 'lib'}/*", "kafka.tools.StorageTool", *args,
         ]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         with home.log(self.name).open("a") as log:
             log.write(f"=== launcher: StorageTool {' '.join(args)}\n{done.stdout}{done.stderr}")
         if done.returncode != 0:

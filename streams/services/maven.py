@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from streams.services.common import ServiceError, ServicesHome
 
@@ -91,7 +91,7 @@ def _mvn(home: ServicesHome, work: Path, *args: str) -> None:
     argv = [mvn, "-B", "-q", f"-Dmaven.repo.local={home.maven_repo}", *args]
     log = work / "mvn.log"
     with log.open("wb") as out:
-        done = subprocess.run(argv, cwd=work, stdout=out, stderr=subprocess.STDOUT, timeout=1800)
+        done = subprocess.run(argv, cwd=work, stdout=out, stderr=subprocess.STDOUT, timeout=1800, check=False)
     if done.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         raise ServiceError(f"maven failed ({' '.join(argv)}); see {log}:\n{tail}")

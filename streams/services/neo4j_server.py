@@ -9,7 +9,14 @@ stop from ~13 s to ~2 s. The Neo4j home (with the store under `data/`) is `data/
 from __future__ import annotations
 
 from streams.services import maven
-from streams.services.common import LOOPBACK, Server, ServiceError, ServicesHome, java_binary, port_accepts
+from streams.services.common import (
+    LOOPBACK,
+    Server,
+    ServiceError,
+    ServicesHome,
+    java_binary,
+    port_accepts,
+)
 from streams.services.processes import spawn
 
 
@@ -72,5 +79,5 @@ class Neo4jServer(Server):
             with GraphDatabase.driver(self.endpoint, auth=None, connection_timeout=timeout_s) as driver:
                 driver.verify_connectivity()
             return True
-        except Exception:  # any driver failure means "not ready yet"
+        except Exception:  # noqa: BLE001 — any driver failure means "not ready yet"
             return False

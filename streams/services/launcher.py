@@ -1,0 +1,184 @@
+"""start / stop / status of the local Kafka, Elasticsearch and Neo4j servers.
+
+`start` is idempotent: a server whose pid file names a live process that answers its
+health check is reused as is. Servers are handled in parallel threads; Maven downloads
+are serialised (one local repository), so the first server fetched starts booting while
+the next one downloads. A file lock under `run/` keeps two processes from launching the
+same home at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.services.common import (
+    Server,
+    ServiceError,
+    ServicesHome,
+    failure,
+    port_accepts,
+)
+from streams.services.elasticsearch_server import ElasticsearchServer
+from streams.services.kafka_server import KafkaServer
+from streams.services.neo4j_server import Neo4jServer
+from streams.services.processes import is_alive, read_pid, rss_mib, terminate, write_pid
+
+log = logging.getLogger(__name__)
+
+SERVERS: dict[str, Server] = {s.name: s for s in (KafkaServer(), ElasticsearchServer(), Neo4jServer())}
+ALL: tuple[str, ...] = tuple(SERVERS)
+
+
+@dataclass(frozen=True)
+class ServiceEndpoints:
+    """Where clients connect; the launcher always serves these loopback addresses."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    es_url: str = "http://127.0.0.1:9200"
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+
+    def as_env(self) -> dict[str, str]:
+        """The `MOS_*` variables that point MOS (and `endpoints_for_tests`) at these servers."""
+        return {"MOS_KAFKA_BOOTSTRAP": self.kafka_bootstrap, "MOS_ES_URL": self.es_url,
+                "MOS_NEO4J_URI": self.neo4j_uri}
+
+
+def start(names: Iterable[str] = ALL, home: Path | str | None = None) -> ServiceEndpoints:
+    """Start (or reuse) each named server and return once every one answers a real request.
+
+    Raises ServiceError naming the log file of each server that failed; servers that did
+    start are left running.
+    """
+    servers, services_home = _select(names), ServicesHome.resolve(home)
+    services_home.make_dirs()
+    with _home_lock(services_home):
+        fetch_lock = threading.Lock()
+        _for_each(servers, lambda server: _start_one(server, services_home, fetch_lock))
+    return ServiceEndpoints()
+
+
+def stop(names: Iterable[str] = ALL, home: Path | str | None = None, grace_s: float = 30.0) -> dict[str, str]:
+    """SIGTERM each named server, SIGKILL after `grace_s`; returns name -> what happened."""
+    servers, services_home = _select(names), ServicesHome.resolve(home)
+    services_home.make_dirs()
+    with _home_lock(services_home):
+        return dict(zip([s.name for s in servers], _for_each(
+            servers, lambda server: _stop_one(server, services_home, grace_s))))
+
+
+def status(home: Path | str | None = None) -> dict[str, dict]:
+    """name -> {running, healthy, pid, version, endpoint, rss_mib, log} for every server."""
+    services_home = ServicesHome.resolve(home)
+
+    def describe(server: Server) -> dict:
+        pid = read_pid(services_home.pidfile(server.name))
+        running = is_alive(pid, server.cmdline_markers(services_home))
+        return {
+            "running": running,
+            "healthy": running and server.is_healthy(timeout_s=3.0),
+            "pid": pid if running else None,
+            "version": server.version,
+            "endpoint": server.endpoint,
+            "rss_mib": rss_mib(pid) if running else None,
+            "log": str(services_home.log(server.name)),
+        }
+
+    servers = list(SERVERS.values())
+    return dict(zip(SERVERS, _for_each(servers, describe)))
+
+
+def _start_one(server: Server, home: ServicesHome, fetch_lock) -> None:
+    began = time.monotonic()
+    markers, logfile, pidfile = server.cmdline_markers(home), home.log(server.name), home.pidfile(server.name)
+    pid = read_pid(pidfile)
+    if is_alive(pid, markers):
+        _await_health(server, pid, markers, logfile)
+        log.info("%s already running (pid %s): reused after %.1f s; log %s",
+                 server.name, pid, time.monotonic() - began, logfile)
+        return
+    pidfile.unlink(missing_ok=True)
+    if port_accepts(server.port):
+        raise ServiceError(
+            f"port {server.port} is held by a process this launcher did not start from "
+            f"{home.root}; stop it, or set the MOS_* endpoint variables to use it instead"
+        )
+    server.install(home, fetch_lock)
+    installed = time.monotonic()
+    log.info("starting %s %s; log %s", server.name, server.version, logfile)
+    pid = server.launch(home)
+    write_pid(pidfile, pid)
+    _await_health(server, pid, markers, logfile)
+    log.info("%s %s ready at %s (pid %s) in %.1f s (install %.1f s, boot %.1f s); log %s",
+             server.name, server.version, server.endpoint, pid, time.monotonic() - began,
+             installed - began, time.monotonic() - installed, logfile)
+
+
+def _await_health(server: Server, pid: int, markers: tuple[str, ...], logfile: Path) -> None:
+    deadline = time.monotonic() + server.ready_timeout_s
+    while True:
+        if not is_alive(pid, markers):
+            raise failure(f"{server.name} (pid {pid}) exited before it became healthy", logfile)
+        if server.is_healthy():
+            return
+        if time.monotonic() >= deadline:
+            raise failure(f"{server.name} (pid {pid}) still not healthy after "
+                          f"{server.ready_timeout_s:.0f} s; it is left running", logfile)
+        time.sleep(0.5)
+
+
+def _stop_one(server: Server, home: ServicesHome, grace_s: float) -> str:
+    pidfile = home.pidfile(server.name)
+    pid = read_pid(pidfile)
+    if not is_alive(pid, server.cmdline_markers(home)):
+        pidfile.unlink(missing_ok=True)
+        return "not running"
+    began = time.monotonic()
+    killed = terminate(pid, server.cmdline_markers(home), grace_s)
+    pidfile.unlink(missing_ok=True)
+    outcome = "killed after SIGTERM timed out" if killed else "stopped"
+    log.info("%s (pid %s) %s in %.1f s", server.name, pid, outcome, time.monotonic() - began)
+    return outcome
+
+
+def _for_each(servers: list[Server], action) -> list:
+    """Run `action` on every server in parallel; raise one ServiceError listing all failures."""
+    with ThreadPoolExecutor(max_workers=len(servers) or 1) as pool:
+        futures = [pool.submit(action, server) for server in servers]
+    results, errors = [], []
+    for server, future in zip(servers, futures):
+        try:
+            results.append(future.result())
+        except ServiceError as exc:
+            errors.append(f"[{server.name}] {exc}")
+        except (OSError, subprocess.SubprocessError) as exc:
+            errors.append(f"[{server.name}] {type(exc).__name__}: {exc}")
+    if errors:
+        raise ServiceError("\n\n".join(errors))
+    return results
+
+
+def _select(names: Iterable[str]) -> list[Server]:
+    wanted = [names] if isinstance(names, str) else list(names)
+    unknown = sorted(set(wanted) - set(SERVERS))
+    if unknown:
+        raise ServiceError(f"unknown service(s) {unknown}; known: {', '.join(SERVERS)}")
+    return [SERVERS[name] for name in SERVERS if name in wanted]
+
+
+@contextmanager
+def _home_lock(home: ServicesHome) -> Iterator[None]:
+    with (home.run / "launcher.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
