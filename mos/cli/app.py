@@ -23,6 +23,15 @@ user_app = typer.Typer(no_args_is_help=True, help="Users.")
 cube_app = typer.Typer(no_args_is_help=True, help="MemCubes.")
 app.add_typer(user_app, name="user")
 app.add_typer(cube_app, name="cube")
+
+
+def _services_app() -> typer.Typer:
+    from streams.services.cli import app as services_app
+
+    return services_app
+
+
+app.add_typer(_services_app(), name="services", help="Local Kafka, Elasticsearch and Neo4j (no Docker needed).")
 out = Console()
 err = Console(stderr=True)
 

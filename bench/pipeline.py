@@ -1,0 +1,177 @@
+"""The real pipeline under load: Kafka produce rate, Faust projection rate and lag, ES search.
+
+    python bench/pipeline.py [--events 50000] [--projection-events 20000] [--batch 1000]
+
+Figures, each beside a baseline measured in the same run on the same servers:
+1. producer events/s: MOS's Kafka log (Avro encode + version check + one transaction per
+   batch) vs raw aiokafka `send` of the same bytes (idempotent, acks=all, no transaction);
+2. end-to-end projection events/s and lag p50/p99 (append acknowledged → visible in the
+   Elasticsearch and Neo4j read models) with a Faust worker running;
+(Search latency on Elasticsearch at 100k memories is not measured here yet.)
+Servers: MOS_* variables, else the project launcher (streams.services).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench_output import latency_ms, machine_info, print_machine, print_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mos.config import PipelineSettings  # noqa: E402
+from mos.domain import memory as memories  # noqa: E402
+from mos.domain.commands import CommandContext  # noqa: E402
+from mos.embedders.hashing import HashingEmbedder  # noqa: E402
+from streams.kafka.config import KafkaLogConfig  # noqa: E402
+from streams.kafka.event_log import KafkaEventLog  # noqa: E402
+
+DIMENSION = 384
+
+
+def synthetic_events(count: int, cube: str, seed: int = 0) -> list:
+    """MemoryCreated events with real-sized (384-d) embeddings, as an app would append them."""
+    embedder = HashingEmbedder(DIMENSION)
+    texts = [f"note {seed}-{i}: Alice met Topic{i % 97} in City{i % 31} about project {i % 13}" for i in range(count)]
+    vectors = embedder.embed(texts)
+    ctx = CommandContext(actor="bench", source_app="bench")
+    return [memories.create(ctx, str(uuid.uuid4()), cube, memories.MemoryContentValues(
+        text, (), "{}", tuple(vector.tolist()), embedder.model_id)) for text, vector in zip(texts, vectors)]
+
+
+def settings_for_run(endpoints) -> PipelineSettings:
+    name = f"mos-bench-{uuid.uuid4().hex[:8]}"
+    return PipelineSettings(kafka_bootstrap=endpoints.kafka_bootstrap, es_url=endpoints.es_url,
+                            neo4j_uri=endpoints.neo4j_uri, events_topic=name,
+                            dead_letter_topic=f"{name}.dead-letter", promotions_topic=f"{name}.promotions",
+                            es_index=name, neo4j_namespace=name.replace("-", "_"), faust_app_id=f"{name}-app")
+
+
+def open_log(settings: PipelineSettings, cache: Path) -> KafkaEventLog:
+    return KafkaEventLog(KafkaLogConfig(settings.kafka_bootstrap, settings.events_topic, settings.dead_letter_topic,
+                                       writer_id=f"{settings.events_topic}.writer"), cache_path=cache)
+
+
+def raw_produce_rate(settings: PipelineSettings, payloads: list[bytes]) -> float:
+    from aiokafka import AIOKafkaProducer
+
+    async def run() -> float:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
+                                    acks="all", linger_ms=5, max_batch_size=1_048_576)
+        await producer.start()
+        try:
+            started = time.perf_counter()
+            for payload in payloads:
+                await producer.send(f"{settings.events_topic}.raw", payload, partition=0)
+            await producer.flush()
+            return len(payloads) / (time.perf_counter() - started)
+        finally:
+            await producer.stop()
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def create() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(f"{settings.events_topic}.raw", 1, 1)])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    return asyncio.run(run())
+
+
+def produce(log: KafkaEventLog, events: list, batch: int) -> tuple[float, list[tuple[int, float]]]:
+    """Append in batches; returns events/s and (end offset, ack time) per batch."""
+    acks = []
+    started = time.perf_counter()
+    for start in range(0, len(events), batch):
+        recorded = log.append(events[start:start + batch])
+        acks.append((recorded[-1].offset + 1, time.perf_counter()))
+    return len(events) / (time.perf_counter() - started), acks
+
+
+def start_worker(settings: PipelineSettings, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "MOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "MOS_ES_URL": settings.es_url,
+           "MOS_NEO4J_URI": settings.neo4j_uri, "MOS_TOPIC": settings.events_topic,
+           "MOS_ES_INDEX": settings.es_index, "MOS_NEO4J_NAMESPACE": settings.neo4j_namespace,
+           "MOS_FAUST_APP_ID": settings.faust_app_id}
+    return subprocess.Popen([sys.executable, "-m", "streams.faust_app", "worker", "-l", "warn", "--without-web"],
+                            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=open(cwd / "worker.log", "ab"))
+
+
+def projection_run(settings: PipelineSettings, events: list, batch: int, workdir: Path) -> dict:
+    from tests.pipeline.real_read_models import make_graph, make_index
+
+    index, graph = make_index(settings), make_graph(settings)
+    worker = start_worker(settings, workdir)
+    log = open_log(settings, workdir / "projection-cache.db")
+    try:
+        warm = synthetic_events(10, "warm-up", seed=1)
+        log.append(warm)
+        deadline = time.monotonic() + 180
+        while min(index.checkpoint(), graph.checkpoint()) == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the worker is up and has projected the warm-up batch
+        started = time.perf_counter()
+        _, acks = produce(log, events, batch)
+        seen: dict[int, float] = {}
+        target = acks[-1][0]
+        while time.monotonic() < deadline + 600:
+            done = min(index.checkpoint(), graph.checkpoint())
+            now = time.perf_counter()
+            for end, _ in acks:
+                if end <= done and end not in seen:
+                    seen[end] = now
+            if done >= target:
+                break
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        lags = [seen[end] - acked for end, acked in acks if end in seen]
+        return {"events": len(events), "projected_per_s": len(events) / elapsed, "lag_ms": latency_ms(lags, (50, 99)),
+                "batches_seen": len(seen), "batches": len(acks)}
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--projection-events", type=int, default=20_000)
+    args = parser.parse_args()
+    from streams.services import endpoints_for_tests
+
+    print_machine(machine_info(("aiokafka", "faust-streaming", "elasticsearch", "neo4j")))
+    settings = settings_for_run(endpoints_for_tests())
+    events = synthetic_events(args.events, "bench")
+    with tempfile.TemporaryDirectory(prefix="mos-bench-pipeline-") as tmp:
+        log = open_log(settings, Path(tmp) / "cache.db")
+        raw = raw_produce_rate(settings, [log.codec.encode(e) for e in events])
+        mos_rate, _ = produce(log, events, args.batch)
+        log.close()
+        print_table(["produce", "events/s"], [["raw aiokafka send (same bytes, no txn)", raw],
+                                              [f"MOS Kafka log append (txn per {args.batch})", mos_rate],
+                                              ["ratio MOS / raw", mos_rate / raw]])
+        projection_settings = settings_for_run(endpoints_for_tests())
+        result = projection_run(projection_settings, synthetic_events(args.projection_events, "bench", seed=2),
+                                args.batch, Path(tmp))
+        print_table(["projection (Faust → ES + Neo4j)", "value"],
+                    [["events", result["events"]], ["end-to-end events/s", result["projected_per_s"]],
+                     ["lag p50 ms", result["lag_ms"]["p50"]], ["lag p99 ms", result["lag_ms"]["p99"]],
+                     ["batches observed", f"{result['batches_seen']}/{result['batches']}"]])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
