@@ -13,26 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 from mos.domain.events import Event
+from projections.checkpoints import CheckpointMoved, require_checkpoint  # noqa: F401 (re-exported)
 from streams.ports import EventLog
 
 log = logging.getLogger(__name__)
-
-
-class CheckpointMoved(Exception):
-    """Another runner advanced the read model since this one read its checkpoint."""
-
-
-def require_checkpoint(tx, expected: int | None) -> None:
-    """For SQL adapters: inside the write transaction, fail unless the checkpoint is `expected`.
-
-    Two processes projecting into one read model would otherwise both apply the same batch;
-    with this check the second one's transaction does nothing and it re-reads the checkpoint.
-    """
-    if expected is None:
-        return
-    row = tx.execute("SELECT next_offset FROM checkpoint WHERE id = 0").fetchone()
-    if (row[0] if row else 0) != expected:
-        raise CheckpointMoved(f"checkpoint is {row[0] if row else 0}, expected {expected}")
 
 
 class ProjectionTarget(Protocol):

@@ -18,7 +18,7 @@ from projections.graph_writes import (
     UpsertNode,
 )
 from projections.ports import Neighbour
-from projections.runner import require_checkpoint as _require_checkpoint
+from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite
 
 _SCHEMA = """
@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS edges (
 CREATE INDEX IF NOT EXISTS edges_by_target ON edges (target, kind);
 CREATE INDEX IF NOT EXISTS edges_by_source ON edges (source, kind);
 CREATE TABLE IF NOT EXISTS session_tails (session_key TEXT PRIMARY KEY, node_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS session_members (node_id TEXT PRIMARY KEY, session_key TEXT NOT NULL);
 """
 
 _MEMORY_PREFIX = "memory:"
@@ -76,6 +77,9 @@ class SqliteGraphStore:
         elif isinstance(write, RemoveEdges):
             tx.execute("DELETE FROM edges WHERE kind = ? AND source = ?", (write.kind, write.source))
         elif isinstance(write, AppendToSession):
+            if tx.execute("SELECT 1 FROM session_members WHERE node_id = ?", (write.node_id,)).fetchone():
+                return  # appended once already: a re-delivered append must not relink it
+            tx.execute("INSERT INTO session_members VALUES (?, ?)", (write.node_id, write.session_key))
             row = tx.execute("SELECT node_id FROM session_tails WHERE session_key = ?",
                              (write.session_key,)).fetchone()
             if row is not None and row[0] != write.node_id:
@@ -88,7 +92,7 @@ class SqliteGraphStore:
 
     def reset(self) -> None:
         with Transaction(self._db) as tx:
-            for table in ("nodes", "edges", "session_tails", "checkpoint"):
+            for table in ("nodes", "edges", "session_tails", "session_members", "checkpoint"):
                 tx.execute(f"DELETE FROM {table}")
 
     def cube_roles(self, user_id: str) -> dict[str, str]:

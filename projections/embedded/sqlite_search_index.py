@@ -16,7 +16,7 @@ import numpy as np
 
 from projections.ports import Document, ScoredId, SearchFilter
 from projections.search_writes import PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
-from projections.runner import require_checkpoint as _require_checkpoint
+from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite
 
 _COLUMNS = (

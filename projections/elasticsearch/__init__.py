@@ -1,0 +1,1 @@
+"""Elasticsearch adapter of the SearchIndex port (the server-backed twin of projections.embedded)."""

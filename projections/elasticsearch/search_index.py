@@ -1,0 +1,230 @@
+"""Elasticsearch search read model: BM25 on Python-stemmed terms + HNSW cosine kNN.
+
+Elasticsearch has no multi-document transaction, so `apply` gives the exactly-once *effect*
+instead of atomicity:
+1. the batch is folded in Python over the current documents (one realtime `mget`); an
+   invalid batch (unknown memory, unknown write, wrong embedding width) raises before
+   anything is sent;
+2. the changed documents go out in `bulk` with `version_type=external` and the memory's
+   event version, so ES itself rejects anything not newer than what it holds (a version
+   conflict is a harmless duplicate, e.g. from a concurrent projector);
+3. only after the bulk succeeded is the checkpoint (a document in `<index>-checkpoint`)
+   written, compare-and-set on its sequence number when `expected_checkpoint` is given.
+A crash between 2 and 3 leaves the checkpoint behind the documents; re-delivering the batch
+then changes nothing, because every write is version-guarded.
+
+Reads see every applied write: the last bulk of a batch refreshes the index (`refresh=True`).
+`"wait_for"` also gives read-your-writes but waits for the next scheduled refresh (up to
+1 s per batch: half the indexing rate in bench/es_index.py); False suits a bulk rebuild
+nobody reads during (call `refresh()` at the end).
+kNN is HNSW: exact while the filter keeps fewer documents than `num_candidates`
+(ES then scans them), approximate beyond.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Iterator, Literal, Sequence
+
+import numpy as np
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
+
+from projections.elasticsearch import documents as es_docs
+from projections.elasticsearch.mapping import CHECKPOINT_ID, checkpoint_body, index_body
+from projections.elasticsearch.text_terms import query_stems
+from projections.ports import Document, ScoredId, SearchFilter
+from projections.checkpoints import CheckpointMoved
+from projections.search_writes import SearchWrite
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = 10_000  # index.max_result_window and the kNN num_candidates ceiling
+_DERIVED = ["embedding", "text_terms", "metadata_pairs"]
+
+
+class ElasticsearchWriteError(RuntimeError):
+    """Elasticsearch refused part of a bulk for a reason other than a stale version."""
+
+
+def _filter(where: SearchFilter) -> list[dict]:
+    clauses: list[dict] = [{"terms": {"cube_id": list(where.cube_ids)}}, {"terms": {"state": list(where.states)}}]
+    clauses += [{"term": {"tags": tag}} for tag in where.tags_all]
+    clauses += [{"term": {"metadata_pairs": es_docs.metadata_pair(key, value)}}
+                for key, value in where.metadata_equals.items()]
+    return clauses
+
+
+class ElasticsearchSearchIndex:
+    """SearchIndex adapter over one ES index (+ its checkpoint index); thread-safe like its client."""
+
+    def __init__(self, es: str | Elasticsearch, index: str, dimension: int, *,
+                 refresh: bool | Literal["wait_for"] = True, delete_on_close: bool = False,
+                 shards: int = 1, replicas: int = 0, bulk_chunk: int = 500):
+        """`delete_on_close` drops both indices in close() (for per-test indices)."""
+        self._owns_client = isinstance(es, str)
+        self._es = Elasticsearch(es, request_timeout=60, retry_on_timeout=True) if isinstance(es, str) else es
+        self.index, self.checkpoint_index, self.dimension = index, f"{index}-checkpoint", dimension
+        self._refresh, self._delete_on_close, self._bulk_chunk = refresh, delete_on_close, bulk_chunk
+        self._shape = (shards, replicas)
+        try:
+            self._create_indices()
+        except Exception:
+            if self._owns_client:
+                self._es.close()
+            raise
+
+    def _create_indices(self) -> None:
+        for name, body in ((self.index, index_body(self.dimension, *self._shape)),
+                           (self.checkpoint_index, checkpoint_body())):
+            try:
+                self._es.indices.create(index=name, **body)
+            except ApiError as error:
+                if error.error != "resource_already_exists_exception":
+                    raise
+        dims = (self._es.indices.get_mapping(index=self.index)[self.index]["mappings"]
+                ["properties"]["embedding"]["dims"])
+        if dims != self.dimension:
+            raise ValueError(f"index {self.index} holds {dims}-d embeddings, not {self.dimension}-d")
+
+    # --- writes -------------------------------------------------------------------------
+
+    def _checkpoint_doc(self) -> dict | None:
+        try:
+            return self._es.get(index=self.checkpoint_index, id=CHECKPOINT_ID).body
+        except NotFoundError:
+            return None
+
+    def checkpoint(self) -> int:
+        doc = self._checkpoint_doc()
+        return doc["_source"]["next_offset"] if doc else 0
+
+    def apply(self, writes: Sequence[SearchWrite], next_offset: int, expected_checkpoint: int | None = None) -> None:
+        """Index `writes` (version-guarded, idempotent), then store `next_offset`.
+
+        With `expected_checkpoint`, raise CheckpointMoved if the stored checkpoint differs,
+        before writing anything, or when another process moved it during the bulk (the
+        documents it wrote are then duplicates the version guard made harmless).
+        """
+        stored = self._checkpoint_doc()
+        if expected_checkpoint is not None:
+            current = stored["_source"]["next_offset"] if stored else 0
+            if current != expected_checkpoint:
+                raise CheckpointMoved(f"checkpoint is {current}, expected {expected_checkpoint}")
+        changed = es_docs.fold(self._sources({w.memory_id for w in writes}), writes, self.dimension)
+        self._bulk(list(changed.values()))
+        self._store_checkpoint(next_offset, expected_checkpoint is not None, stored)
+
+    def _sources(self, memory_ids: set[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        ids = sorted(memory_ids)
+        for start in range(0, len(ids), 1000):
+            response = self._es.mget(index=self.index, ids=ids[start:start + 1000], realtime=True)
+            found.update({d["_id"]: d["_source"] for d in response["docs"] if d.get("found")})
+        return found
+
+    def _bulk(self, sources: list[dict]) -> None:
+        chunks = [sources[i:i + self._bulk_chunk] for i in range(0, len(sources), self._bulk_chunk)]
+        for number, chunk in enumerate(chunks, 1):
+            operations: list[dict] = []
+            for source in chunk:
+                operations.append({"index": {"_index": self.index, "_id": source["memory_id"],
+                                             "version": source["version"], "version_type": "external"}})
+                operations.append(source)
+            response = self._es.bulk(operations=operations, refresh=self._refresh if number == len(chunks) else False)
+            if response["errors"]:
+                failed = [item["index"] for item in response["items"] if item["index"].get("error")
+                          and item["index"]["error"]["type"] != "version_conflict_engine_exception"]
+                if failed:
+                    raise ElasticsearchWriteError(f"{len(failed)} documents refused, first: {failed[0]}")
+                log.debug("stale writes ignored by version", extra={"index": self.index})
+
+    def _store_checkpoint(self, next_offset: int, guarded: bool, stored: dict | None) -> None:
+        """Unguarded: overwrite. Guarded: compare-and-set against `stored` (None = must not exist)."""
+        options: dict[str, Any] = {}
+        if guarded and stored is None:
+            options = {"op_type": "create"}
+        elif guarded:
+            options = {"if_seq_no": stored["_seq_no"], "if_primary_term": stored["_primary_term"]}
+        try:
+            self._es.index(index=self.checkpoint_index, id=CHECKPOINT_ID, document={"next_offset": next_offset},
+                           **options)
+        except ConflictError as error:
+            raise CheckpointMoved(f"checkpoint of {self.index} moved during apply") from error
+
+    def refresh(self) -> None:
+        """Make every applied write searchable (only needed with `refresh=False`)."""
+        self._es.indices.refresh(index=self.index)
+
+    def reset(self) -> None:
+        self._es.indices.delete(index=[self.index, self.checkpoint_index], ignore_unavailable=True)
+        self._create_indices()
+
+    # --- queries ------------------------------------------------------------------------
+
+    def bm25(self, terms: Sequence[str], where: SearchFilter, k: int) -> list[ScoredId]:
+        stems = query_stems(terms)
+        if not stems or not where.cube_ids or not where.states or k <= 0:
+            return []
+        query = {"bool": {"filter": _filter(where), "must": {"match": {"text_terms": " ".join(stems)}}}}
+        hits = self._es.search(index=self.index, query=query, size=min(k, MAX_WINDOW), source=False)["hits"]["hits"]
+        return [ScoredId(hit["_id"], hit["_score"]) for hit in hits]
+
+    def knn(self, vector: Sequence[float], where: SearchFilter, k: int) -> list[ScoredId]:
+        query_vector = [float(x) for x in vector]
+        if not where.cube_ids or not where.states or k <= 0 or not any(query_vector):
+            return []
+        k = min(k, MAX_WINDOW)
+        knn = {"field": "embedding", "query_vector": query_vector, "k": k,
+               "num_candidates": min(max(100, 10 * k), MAX_WINDOW), "filter": {"bool": {"filter": _filter(where)}}}
+        hits = self._es.search(index=self.index, knn=knn, size=k, source=False)["hits"]["hits"]
+        return [ScoredId(hit["_id"], 2.0 * hit["_score"] - 1.0) for hit in hits]  # ES scores (1 + cos) / 2
+
+    def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]:
+        found: dict[str, Document] = {}
+        ids = list(dict.fromkeys(memory_ids))
+        for start in range(0, len(ids), 1000):
+            response = self._es.mget(index=self.index, ids=ids[start:start + 1000], source_excludes=_DERIVED)
+            found.update({d["_id"]: es_docs.document(d["_source"]) for d in response["docs"] if d.get("found")})
+        return found
+
+    def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:
+        """Sorted by created_at, then memory_id."""
+        if not where.cube_ids or not where.states or limit <= 0:
+            return []
+        query = {"bool": {"filter": _filter(where)}}
+        sort = [{"created_at": "asc"}, {"memory_id": "asc"}]
+        if offset + limit <= MAX_WINDOW:
+            hits = self._es.search(index=self.index, query=query, sort=sort, from_=offset, size=limit,
+                                   source_excludes=_DERIVED)["hits"]["hits"]
+            return [es_docs.document(hit["_source"]) for hit in hits]
+        pages = self._sorted(query, sort, excludes=_DERIVED)
+        return [es_docs.document(source) for source in itertools.islice(pages, offset, offset + limit)]
+
+    def _sorted(self, query: dict, sort: list, excludes: list[str] | None = None, page: int = 1000) -> Iterator[dict]:
+        """Every matching `_source` in `sort` order, paged with search_after (no window limit)."""
+        after = None
+        while True:
+            extra = {"search_after": after} if after else {}
+            hits = self._es.search(index=self.index, query=query, sort=sort, size=page, source_excludes=excludes,
+                                   **extra)["hits"]["hits"]
+            yield from (hit["_source"] for hit in hits)
+            if len(hits) < page:
+                return
+            after = hits[-1]["sort"]
+
+    def snapshot(self) -> dict:
+        """Checkpoint, every document with its float32 embedding bytes, and its indexed stems."""
+        self.refresh()
+        documents, terms = {}, {}
+        for source in self._sorted({"match_all": {}}, [{"memory_id": "asc"}]):
+            vector = np.asarray(es_docs.embedding_of(source, self.dimension), dtype=np.float32).tobytes()
+            documents[source["memory_id"]] = (es_docs.document(source), vector)
+            terms[source["memory_id"]] = source["text_terms"]
+        return {"checkpoint": self.checkpoint(), "documents": documents, "text_terms": terms}
+
+    def close(self) -> None:
+        if self._delete_on_close:
+            self._es.indices.delete(index=[self.index, self.checkpoint_index], ignore_unavailable=True)
+        if self._owns_client:
+            self._es.close()

@@ -1,0 +1,125 @@
+"""The Cypher the Neo4j graph store runs, kept apart from the adapter's Python.
+
+Model (one Neo4j database, shared by any number of graphs told apart by `namespace`):
+- `(:MosNode:<Kind> {namespace, node_id, kind, cube_id, state, name})` — one per graph node;
+  a node only referenced by an edge exists as a *stub* (`:MosNode` without `kind`), the way
+  the SQLite adapter keeps edges whose endpoints were never upserted;
+- `(a)-[:<EDGE_KIND> {role}]->(b)` — one relationship per (kind, source, target);
+- `(:MosSessionTail {namespace, session_key, node_id})` — the tail of each session;
+- `(:MosCheckpoint {namespace, next_offset})` — the projection's checkpoint.
+
+Community edition has no node key constraints, but composite uniqueness constraints work,
+so (namespace, node_id) is unique and every lookup is an index seek.
+"""
+
+from __future__ import annotations
+
+SCHEMA = (
+    "CREATE CONSTRAINT mos_node_id IF NOT EXISTS FOR (n:MosNode) REQUIRE (n.namespace, n.node_id) IS UNIQUE",
+    ("CREATE CONSTRAINT mos_session_tail IF NOT EXISTS FOR (t:MosSessionTail) "
+     "REQUIRE (t.namespace, t.session_key) IS UNIQUE"),
+    "CREATE CONSTRAINT mos_checkpoint IF NOT EXISTS FOR (c:MosCheckpoint) REQUIRE c.namespace IS UNIQUE",
+)
+
+CHECKPOINT = "MATCH (c:MosCheckpoint {namespace: $ns}) RETURN c.next_offset AS next_offset"
+
+# Taking the checkpoint node's write lock first serialises concurrent appliers of one graph,
+# so the expected-checkpoint check and the writes are atomic together.
+LOCK_CHECKPOINT = """
+MERGE (c:MosCheckpoint {namespace: $ns})
+ON CREATE SET c.next_offset = 0
+SET c._lock = true
+REMOVE c._lock
+RETURN c.next_offset AS next_offset
+"""
+
+SET_CHECKPOINT = "MATCH (c:MosCheckpoint {namespace: $ns}) SET c.next_offset = $next_offset"
+
+# One row per write, in order. A CALL subquery runs to completion for one row before the
+# next row enters it, so each write sees the effects of every write before it, exactly as
+# applying them one at a time; the inner subqueries pick the branch for the row's type.
+APPLY = """
+UNWIND $ops AS op
+CALL (op) {
+  CALL (op) {
+    WITH * WHERE op.t = 'UpsertNode'
+    MERGE (n:MosNode {namespace: $ns, node_id: op.node_id})
+    WITH op, n, n.kind AS old
+    FOREACH (label IN CASE WHEN old IS NOT NULL AND old <> op.kind AND old <> 'MosNode' THEN [old] ELSE [] END |
+      REMOVE n:$(label))
+    SET n:$(op.kind), n.kind = op.kind, n.cube_id = coalesce(op.cube_id, n.cube_id),
+        n.state = coalesce(op.state, n.state), n.name = coalesce(op.name, n.name)
+  }
+  CALL (op) {
+    WITH * WHERE op.t = 'SetNodeState'
+    MATCH (n:MosNode {namespace: $ns, node_id: op.node_id}) WHERE n.kind IS NOT NULL
+    SET n.state = op.state
+  }
+  CALL (op) {
+    WITH * WHERE op.t = 'UpsertEdge'
+    MERGE (a:MosNode {namespace: $ns, node_id: op.source})
+    MERGE (b:MosNode {namespace: $ns, node_id: op.target})
+    // `(a)-[r]->(b)` with a dynamic type was planned as a scan of ALL relationships (on a
+    // small store); `c = b` keeps it an expansion from `a`.
+    WITH op, a, b, [(a)-[r]->(c) WHERE c = b AND type(r) = op.kind | r] AS existing
+    FOREACH (r IN existing | SET r.role = op.role)
+    FOREACH (_ IN CASE WHEN existing = [] THEN [1] ELSE [] END | CREATE (a)-[:$(op.kind) {role: op.role}]->(b))
+  }
+  CALL (op) {
+    WITH * WHERE op.t = 'RemoveEdges'
+    MATCH (:MosNode {namespace: $ns, node_id: op.source})-[r:$(op.kind)]->()
+    DELETE r
+  }
+  CALL (op) {
+    WITH * WHERE op.t = 'AppendToSession'
+    MERGE (n:MosNode {namespace: $ns, node_id: op.node_id})
+    WITH op, n WHERE n.session_key IS NULL
+    MERGE (t:MosSessionTail {namespace: $ns, session_key: op.session_key})
+    WITH op, n, t, t.node_id AS previous
+    SET t.node_id = op.node_id, n.session_key = op.session_key
+    WITH op, n, previous WHERE previous IS NOT NULL AND previous <> op.node_id
+    MATCH (p:MosNode {namespace: $ns, node_id: previous})
+    MERGE (p)-[:NEXT_IN_SESSION]->(n)
+  }
+}
+"""
+
+_SEEDS = "MATCH (s:MosNode) WHERE s.namespace = $ns AND s.node_id IN $seeds\n"
+_IN_SCOPE = "n.cube_id IN $cubes AND n.state IN $states"
+
+NEIGHBOURS_OUT = _SEEDS + (
+    "MATCH (s)-[r]->(n) WHERE type(r) IN $kinds AND " + _IN_SCOPE +
+    "\nRETURN s.node_id AS seed, n.node_id AS other, type(r) AS kind")
+NEIGHBOURS_IN = _SEEDS + (
+    "MATCH (s)<-[r]-(n) WHERE type(r) IN $kinds AND " + _IN_SCOPE +
+    "\nRETURN s.node_id AS seed, n.node_id AS other, type(r) AS kind")
+# Two hops through an entity, only if at most $max_degree memories mention it: a common
+# entity ("python", "today") would link everything to everything.
+NEIGHBOURS_VIA_ENTITY = _SEEDS + (
+    "MATCH (s)-[:MENTIONS]->(e) WHERE COUNT { (e)<-[:MENTIONS]-() } <= $max_degree\n"
+    "MATCH (e)<-[:MENTIONS]-(n) WHERE n <> s AND " + _IN_SCOPE +
+    "\nRETURN s.node_id AS seed, n.node_id AS other, 'MENTIONS' AS kind")
+
+CUBE_ROLES = """
+MATCH (:MosNode {namespace: $ns, node_id: $user})-[r:HAS_ROLE]->(c:MosNode)
+WHERE c.kind IS NOT NULL
+RETURN c.cube_id AS cube_id, r.role AS role
+"""
+
+SNAPSHOT_NODES = """
+MATCH (n:MosNode {namespace: $ns}) WHERE n.kind IS NOT NULL
+RETURN n.node_id AS node_id, n.kind AS kind, n.cube_id AS cube_id, n.state AS state, n.name AS name
+"""
+SNAPSHOT_EDGES = """
+MATCH (a:MosNode {namespace: $ns})-[r]->(b)
+RETURN type(r) AS kind, a.node_id AS source, b.node_id AS target, coalesce(r.role, '') AS role
+"""
+SNAPSHOT_TAILS = """
+MATCH (t:MosSessionTail {namespace: $ns}) RETURN t.session_key AS session_key, t.node_id AS node_id
+"""
+
+# Deleted in chunks, each its own transaction, so dropping a large graph stays in memory.
+DROP_NAMESPACE = """
+MATCH (n) WHERE (n:MosNode OR n:MosSessionTail OR n:MosCheckpoint) AND n.namespace = $ns
+CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS
+"""

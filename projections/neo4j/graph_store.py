@@ -1,0 +1,151 @@
+"""Neo4j graph read model: the GraphStore port over Bolt, with the SQLite adapter's semantics.
+
+Guarantees (the same as `SqliteGraphStore`, held to the same contract tests):
+- `apply(writes, next_offset)` stores every write and the checkpoint in ONE Neo4j
+  transaction: a batch that fails (an unknown write type, a moved checkpoint, a lost
+  connection) leaves the graph and the checkpoint as they were;
+- writes take effect in the order given (one ordered UNWIND; see `cypher.APPLY`);
+- re-delivering a batch gives the same graph: every write is an upsert, and a node already
+  appended to a session is not appended again;
+- `snapshot()` has the SQLite adapter's canonical format, so the two compare equal for
+  the same writes.
+
+Many graphs share one database (Community has one): each store owns the nodes whose
+`namespace` property is its namespace, and never reads or deletes anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from neo4j import Driver, GraphDatabase, NotificationMinimumSeverity, Query
+from neo4j.exceptions import ClientError
+
+from projections.graph_writes import (
+    AppendToSession,
+    GraphWrite,
+    RemoveEdges,
+    SetNodeState,
+    UpsertEdge,
+    UpsertNode,
+)
+from projections.neo4j import cypher
+from projections.ports import Neighbour
+
+_MEMORY_PREFIX = "memory:"
+_WRITE_TYPES = (UpsertNode, SetNodeState, UpsertEdge, RemoveEdges, AppendToSession)
+
+
+def _strip(node_id: str) -> str:
+    return node_id.removeprefix(_MEMORY_PREFIX)
+
+
+def _as_row(write: GraphWrite) -> dict[str, Any]:
+    """One UNWIND row: the write's fields plus `t`, its type name. Raises TypeError (before
+    any transaction opens) for anything that is not a graph write."""
+    if not isinstance(write, _WRITE_TYPES):
+        raise TypeError(f"unknown graph write {write!r}")
+    return {"t": type(write).__name__, **vars(write)}
+
+
+class Neo4jGraphStore:
+    """GraphStore adapter over a Neo4j 5 server (Community is enough).
+
+    `drop_on_close` deletes this namespace's data in `close()`: for tests and benchmarks
+    that create a throwaway namespace per run.
+    """
+
+    def __init__(self, uri: str, namespace: str = "mos", *, auth: Any = None, database: str | None = None,
+                 drop_on_close: bool = False, driver: Driver | None = None):
+        self.namespace = namespace
+        self.database = database
+        self.drop_on_close = drop_on_close
+        self._owns_driver = driver is None
+        self._driver = driver or GraphDatabase.driver(
+            uri, auth=auth, notifications_min_severity=NotificationMinimumSeverity.OFF)
+        self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        for statement in cypher.SCHEMA:
+            try:
+                self._driver.execute_query(statement, database_=self.database)
+            except ClientError as error:  # another process created it at the same moment
+                if "EquivalentSchemaRule" not in (error.code or ""):
+                    raise
+
+    def _read(self, query: str, **params: Any) -> list:
+        records, _, _ = self._driver.execute_query(query, ns=self.namespace, database_=self.database,
+                                                   routing_="r", **params)
+        return records
+
+    def checkpoint(self) -> int:
+        records = self._read(cypher.CHECKPOINT)
+        return records[0]["next_offset"] if records else 0
+
+    def apply(self, writes: Sequence[GraphWrite], next_offset: int, expected_checkpoint: int | None = None) -> None:
+        """Apply `writes` in order and set the checkpoint to `next_offset`, atomically; with
+        `expected_checkpoint`, raise CheckpointMoved (storing nothing) if it differs."""
+        rows = [_as_row(write) for write in writes]
+        with self._driver.session(database=self.database) as session:
+            session.execute_write(self._apply_tx, rows, next_offset, expected_checkpoint)
+
+    def _apply_tx(self, tx, rows: list[dict], next_offset: int, expected_checkpoint: int | None) -> None:
+        current = tx.run(cypher.LOCK_CHECKPOINT, ns=self.namespace).single()["next_offset"]
+        if expected_checkpoint is not None and current != expected_checkpoint:
+            # Imported here: projections.runner imports mos, whose SDK imports the adapters.
+            from projections.checkpoints import CheckpointMoved
+
+            raise CheckpointMoved(f"checkpoint is {current}, expected {expected_checkpoint}")
+        if rows:
+            tx.run(cypher.APPLY, ns=self.namespace, ops=rows).consume()
+        tx.run(cypher.SET_CHECKPOINT, ns=self.namespace, next_offset=next_offset).consume()
+
+    def reset(self) -> None:
+        """Delete this namespace's nodes, edges, session tails and checkpoint in one transaction."""
+        with self._driver.session(database=self.database) as session:
+            session.execute_write(self._reset_tx)
+
+    def _reset_tx(self, tx) -> None:
+        for label in ("MosNode", "MosSessionTail", "MosCheckpoint"):
+            tx.run(f"MATCH (n:{label} {{namespace: $ns}}) DETACH DELETE n", ns=self.namespace).consume()
+
+    def cube_roles(self, user_id: str) -> dict[str, str]:
+        return {r["cube_id"]: r["role"] for r in self._read(cypher.CUBE_ROLES, user=f"user:{user_id}")}
+
+    def memory_neighbours(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
+                          cube_ids: Sequence[str], states: Sequence[str],
+                          max_entity_degree: int = 25) -> list[Neighbour]:
+        if not memory_ids or not cube_ids or not states:
+            return []
+        direct = [k for k in edge_kinds if k != "MENTIONS"]
+        parts = [cypher.NEIGHBOURS_OUT, cypher.NEIGHBOURS_IN] if direct else []
+        if "MENTIONS" in edge_kinds:
+            parts.append(cypher.NEIGHBOURS_VIA_ENTITY)
+        if not parts:
+            return []
+        records = self._read("\nUNION ALL\n".join(parts), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
+                             kinds=direct, cubes=list(cube_ids), states=list(states),
+                             max_degree=max_entity_degree)
+        return [Neighbour(_strip(r["seed"]), _strip(r["other"]), r["kind"]) for r in records]
+
+    def snapshot(self) -> dict:
+        return {
+            "checkpoint": self.checkpoint(),
+            "nodes": sorted(tuple(r.values()) for r in self._read(cypher.SNAPSHOT_NODES)),
+            "edges": sorted(tuple(r.values()) for r in self._read(cypher.SNAPSHOT_EDGES)),
+            "session_tails": sorted(tuple(r.values()) for r in self._read(cypher.SNAPSHOT_TAILS)),
+        }
+
+    def drop(self) -> None:
+        """Delete everything in this namespace, in chunks (not atomic: use `reset` for that)."""
+        with self._driver.session(database=self.database) as session:
+            session.run(Query(cypher.DROP_NAMESPACE), ns=self.namespace).consume()
+
+    def close(self) -> None:
+        try:
+            if self.drop_on_close:
+                self.drop()
+        finally:
+            if self._owns_driver:
+                self._driver.close()
