@@ -17,6 +17,7 @@ from projections.runner import ProjectionTarget
 from streams.avro_codec import AvroEventCodec, DecodeError
 
 MAX_EVENT_BYTES = 1_000_000
+MAX_DEAD_LETTER_BYTES = 65_536  # what a dead letter keeps of its record: enough to inspect it
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,14 @@ class RawRecord:
 
 @dataclass(frozen=True)
 class DeadLetter:
+    """A record that is not a MOS event; `value` is its first MAX_DEAD_LETTER_BYTES bytes
+    (an oversize record could not be re-published whole) and `original_bytes` its size."""
+
     offset: int
     key: bytes | None
     value: bytes
     reason: str
+    original_bytes: int
 
 
 @dataclass
@@ -53,7 +58,8 @@ class BatchProjector:
             try:
                 event = self._decode(record)
             except DecodeError as exc:
-                dead.append(DeadLetter(record.offset, record.key, record.value or b"", str(exc)))
+                raw = record.value or b""
+                dead.append(DeadLetter(record.offset, record.key, raw[:MAX_DEAD_LETTER_BYTES], str(exc), len(raw)))
                 continue
             writes.extend(self.project(event))
         last = records[-1].offset + 1

@@ -4,9 +4,10 @@
 
 Agents are thin loops: take a batch of raw records, hand them to a `BatchProjector`
 (decode → pure projection → idempotent write with checkpoint), and send undecodable records
-to the dead-letter topic with the reason in a header. The worker reads only committed
-transactions (`processing_guarantee="exactly_once"` is what makes Faust's consumer use
-read_committed), so events of an aborted append never reach a read model.
+to the dead-letter topic with the reason in a header. Processing is at-least-once (Faust
+commits offsets after the agents), made effectively-once by the read models' checkpoints
+and version guards; the consumer reads committed transactions only
+(`streams/faust_read_committed.py`), so events of an aborted append never reach a read model.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from projections.batch_projector import BatchProjector, DeadLetter, RawRecord
 from projections.graph_projection import project_graph
 from projections.search_projection import project_search
 from streams.avro_codec import AvroEventCodec, DecodeError
+from streams.faust_read_committed import install as install_read_committed
 
 log = logging.getLogger(__name__)
 PROMOTIONS = (MemoryPromoted.type_name, MemoryDemoted.type_name)
@@ -37,9 +39,10 @@ def create_app(settings: PipelineSettings | None = None,
     """Build the app; `targets` maps agent name → factory of its read-model adapter
     (default: Elasticsearch for `search`, Neo4j for `graph`, from `settings`)."""
     settings = settings or PipelineSettings.from_env()
+    install_read_committed()
     targets = targets if targets is not None else default_targets(settings)
     app = faust.App(settings.faust_app_id, broker=f"kafka://{settings.kafka_bootstrap}",
-                    processing_guarantee="exactly_once", topic_partitions=1, topic_allow_declare=False,
+                    processing_guarantee="at_least_once", topic_partitions=1, topic_allow_declare=False,
                     topic_disable_leader=True, web_enabled=False, store="memory://",
                     broker_commit_every=500, broker_commit_interval=0.5, consumer_auto_offset_reset="earliest")
     events = app.topic(settings.events_topic, key_serializer="raw", value_serializer="raw", partitions=1)
@@ -52,9 +55,12 @@ def create_app(settings: PipelineSettings | None = None,
     async def send_dead_letters(letters: list[DeadLetter], agent: str) -> None:
         for letter in letters:
             log.warning("dead letter at offset %d (%s): %s", letter.offset, agent, letter.reason)
-            await dead_letters.send(key=letter.key, value=letter.value, headers={
-                "reason": letter.reason.encode(), "offset": str(letter.offset).encode(),
-                "agent": agent.encode()})
+            try:
+                await dead_letters.send(key=letter.key, value=letter.value, headers={
+                    "reason": letter.reason.encode(), "offset": str(letter.offset).encode(),
+                    "original_bytes": str(letter.original_bytes).encode(), "agent": agent.encode()})
+            except Exception:  # the record is skipped either way; never stop the pipeline for it
+                log.exception("could not publish the dead letter of offset %d", letter.offset)
 
     def projection_agent(name: str, project, factory) -> None:
         projector = BatchProjector(name, codec, project, factory())

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from projections.elasticsearch.text_terms import document_terms
 from projections.ports import Document
-from projections.search_writes import PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
+from projections.search_writes import (
+    PatchDocument,
+    ReplaceContent,
+    SearchWrite,
+    UpsertDocument,
+)
 
 Source = dict[str, Any]
 

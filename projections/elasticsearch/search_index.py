@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, Iterator, Literal, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
+from projections.checkpoints import CheckpointMoved
 from projections.elasticsearch import documents as es_docs
 from projections.elasticsearch.mapping import CHECKPOINT_ID, checkpoint_body, index_body
 from projections.elasticsearch.text_terms import query_stems
 from projections.ports import Document, ScoredId, SearchFilter
-from projections.checkpoints import CheckpointMoved
 from projections.search_writes import SearchWrite
 
 log = logging.getLogger(__name__)

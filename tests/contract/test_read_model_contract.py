@@ -9,7 +9,7 @@ from projections.graph_writes import AppendToSession, UpsertEdge, UpsertNode
 from projections.ports import SearchFilter
 from projections.search_writes import PatchDocument, UpsertDocument
 
-from tests.contract.read_model_adapters import DIM, GRAPH_STORES, SEARCH_INDEXES
+from tests.contract.read_model_adapters import GRAPH_STORES, SEARCH_INDEXES
 
 
 @pytest.fixture(params=sorted(SEARCH_INDEXES))

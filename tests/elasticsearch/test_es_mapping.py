@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
+from projections.checkpoints import CheckpointMoved
 from projections.elasticsearch.search_index import ElasticsearchSearchIndex
 from projections.elasticsearch.text_terms import document_terms, query_stems
 from projections.ports import SearchFilter
-from projections.runner import CheckpointMoved
 from projections.search_writes import UpsertDocument
 
 DIM = 4
