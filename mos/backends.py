@@ -65,13 +65,15 @@ def open_embedded(data_dir: Path, embedder: Embedder, batch_size: int = 500) -> 
     return Backend(log, index, graph, runners)
 
 
-def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: int = 500) -> Backend:
+def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: int = 500,
+               ephemeral: bool = False) -> Backend:
     """The real-server backend: Kafka log, Elasticsearch index, Neo4j graph.
 
     The SDK still projects in-process before each read (read-your-writes); a Faust worker
     (`python -m streams.faust_app worker`) projecting into the same read models concurrently
     is safe: ES writes are version-guarded and Neo4j batches check the checkpoint.
     `data_dir` holds only the rebuildable stream cache and the embedder manifest.
+    `ephemeral` deletes the index and graph namespace on close (tests, benchmarks).
     """
     from mos.config import PipelineSettings
     from projections.elasticsearch.search_index import ElasticsearchSearchIndex
@@ -86,8 +88,9 @@ def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: in
                                        dead_letter_topic=settings.dead_letter_topic,
                                        writer_id=f"{settings.events_topic}.writer"),
                         cache_path=data_dir / "kafka-streams.db")
-    index = ElasticsearchSearchIndex(settings.es_url, settings.es_index, embedder.dimension)
-    graph = Neo4jGraphStore(settings.neo4j_uri, namespace=settings.neo4j_namespace)
+    index = ElasticsearchSearchIndex(settings.es_url, settings.es_index, embedder.dimension,
+                                     delete_on_close=ephemeral)
+    graph = Neo4jGraphStore(settings.neo4j_uri, namespace=settings.neo4j_namespace, drop_on_close=ephemeral)
     runners = (
         ProjectionRunner("search", log, project_search, index, batch_size),
         ProjectionRunner("graph", log, project_graph, graph, batch_size),

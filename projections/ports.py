@@ -81,7 +81,9 @@ class SearchIndex(Checkpointed, Protocol):
 
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]: ...
 
-    def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]: ...
+    def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:
+        """Ordered by (created_at, memory_id): the same page on every backend."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,28 @@ def minilm():
     return embedder
 
 
-@pytest.fixture
-def mos(tmp_path):
-    with MOS(tmp_path / "data", embedder=HashingEmbedder()) as instance:
+def _kafka_backend(tmp_path, embedder):
+    """Kafka log + Elasticsearch + Neo4j on real servers, with names unique to this test."""
+    import uuid
+
+    from mos.backends import open_kafka
+    from mos.config import PipelineSettings
+    from streams.services import endpoints_for_tests
+
+    endpoints = endpoints_for_tests()
+    name = f"mos-test-{uuid.uuid4().hex[:10]}"
+    settings = PipelineSettings(kafka_bootstrap=endpoints.kafka_bootstrap, es_url=endpoints.es_url,
+                                neo4j_uri=endpoints.neo4j_uri, events_topic=name,
+                                dead_letter_topic=f"{name}.dead-letter", es_index=name, neo4j_namespace=name)
+    return open_kafka(tmp_path / "data", embedder, settings, ephemeral=True)
+
+
+@pytest.fixture(params=["embedded", "kafka"])
+def mos(request, tmp_path):
+    """The SDK on each backend: every test using it runs on both."""
+    embedder = HashingEmbedder()
+    backend = "embedded" if request.param == "embedded" else _kafka_backend(tmp_path, embedder)
+    with MOS(tmp_path / "data", embedder=embedder, backend=backend) as instance:
         yield instance
 
 

@@ -220,7 +220,7 @@ class SqliteSearchIndex:
         clause, params = self._filter_sql(where)
         rows = self._db.execute(
             f"SELECT {', '.join('d.' + c.strip() for c in _COLUMNS.split(','))} FROM documents d "
-            f"WHERE {clause} ORDER BY d.created_at, d.doc_rowid LIMIT ? OFFSET ?", (*params, limit, offset))
+            f"WHERE {clause} ORDER BY d.created_at, d.memory_id LIMIT ? OFFSET ?", (*params, limit, offset))
         return [_document(row) for row in rows]
 
     def snapshot(self) -> dict:
