@@ -135,16 +135,37 @@ def ablations() -> dict[str, "RetrievalConfig"]:
     }
 
 
+def open_mos(directory: str, backend: str):
+    """A fresh MOS: embedded in `directory`, or on the real servers with names unique to this run
+    (Elasticsearch index and Neo4j namespace deleted on close)."""
+    from mos import MOS
+
+    if backend == "embedded":
+        return MOS(data_dir=directory)
+    import uuid
+
+    from mos.backends import open_kafka
+    from mos.config import PipelineSettings
+    from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
+    from streams.services import endpoints_for_tests
+
+    endpoints, name = endpoints_for_tests(), f"mos-locomo-{uuid.uuid4().hex[:8]}"
+    settings = PipelineSettings(kafka_bootstrap=endpoints.kafka_bootstrap, es_url=endpoints.es_url,
+                                neo4j_uri=endpoints.neo4j_uri, events_topic=name,
+                                dead_letter_topic=f"{name}.dead-letter", es_index=name, neo4j_namespace=name)
+    embedder = SentenceTransformerEmbedder()
+    return MOS(directory, embedder=embedder, backend=open_kafka(Path(directory), embedder, settings, ephemeral=True))
+
+
 def mos_rankings(conv: Conversation, timings: dict[str, list[float]],
-                 recipes: dict[str, "RetrievalConfig"]) -> dict[str, list[list[str]]]:
+                 recipes: dict[str, "RetrievalConfig"], backend: str = "embedded") -> dict[str, list[list[str]]]:
     """Ingests the conversation into a fresh MOS once and searches every question with each
     retrieval recipe; only the first recipe (the default) is timed.
 
     Ingest time excludes loading the embedding model, which happens once per process."""
-    from mos import MOS
 
     with tempfile.TemporaryDirectory(prefix="mos-locomo-") as tmp:
-        mos = MOS(data_dir=tmp)
+        mos = open_mos(tmp, backend)
         try:
             mos.embedder.embed(["warm-up"])
             mos.create_user("bench")
@@ -187,6 +208,8 @@ def main() -> int:
     parser.add_argument("--baseline-text", choices=("dated", "plain"), default="dated",
                         help="baselines rank '[date] speaker: text' (the MOS texts, default) or "
                              "'speaker: text' (the form of the README's reference figures)")
+    parser.add_argument("--backend", choices=("embedded", "kafka"), default="embedded",
+                        help="MOS backend: embedded (SQLite) or kafka (Kafka + Elasticsearch + Neo4j servers)")
     parser.add_argument("--ablation", action="store_true",
                         help="also score MOS with each retrieval component removed in turn")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -213,7 +236,7 @@ def main() -> int:
     if not args.baselines_only:
         recipes = ablations() if args.ablation else {"mos": ablations()["mos"]}
         for conv in conversations:
-            for name, lists in mos_rankings(conv, timings, recipes).items():
+            for name, lists in mos_rankings(conv, timings, recipes, args.backend).items():
                 variants.setdefault(name, []).extend(lists)
         ranked["mos"] = variants.pop("mos")
 
