@@ -8,7 +8,6 @@ event plus the envelope columns needed to index it (offset, stream key, version)
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -16,6 +15,7 @@ from mos.domain.errors import Conflict, InvalidInput
 from mos.domain.events import Event, RecordedEvent
 from streams.avro_codec import AvroEventCodec
 from streams.embedded.sqlite import IntegrityError, Transaction, open_sqlite
+from streams.subscription import follow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -116,17 +116,7 @@ class SqliteEventLog:
 
     def subscribe(self, from_offset: int = 0, poll_interval: float = 0.1,
                   stop_when_idle: bool = False) -> Iterator[RecordedEvent]:
-        position = from_offset
-        while True:
-            delivered = False
-            for recorded in self.read(position, limit=1000):
-                delivered = True
-                position = recorded.offset + 1
-                yield recorded
-            if not delivered:
-                if stop_when_idle:
-                    return
-                time.sleep(poll_interval)
+        return follow(lambda offset, limit: self.read(offset, limit), from_offset, poll_interval, stop_when_idle)
 
     def raw_payloads(self) -> Iterator[tuple[int, bytes]]:
         """(offset, stored bytes) of every event — for audits and tests of immutability."""

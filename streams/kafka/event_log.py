@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -35,6 +34,7 @@ from streams.kafka.background_loop import BackgroundLoop
 from streams.kafka.config import KafkaLogConfig
 from streams.kafka.stream_cache import StreamCache
 from streams.kafka.topics import ensure_topics
+from streams.subscription import follow
 
 log = logging.getLogger(__name__)
 _FENCED_RETRIES = 5
@@ -193,17 +193,7 @@ class KafkaEventLog:
 
     def subscribe(self, from_offset: int = 0, poll_interval: float = 0.1,
                   stop_when_idle: bool = False) -> Iterator[RecordedEvent]:
-        position = from_offset
-        while True:
-            delivered = False
-            for recorded in self.read(position, limit=1000):
-                delivered = True
-                position = recorded.offset + 1
-                yield recorded
-            if not delivered:
-                if stop_when_idle:
-                    return
-                time.sleep(poll_interval)
+        return follow(lambda offset, limit: self.read(offset, limit), from_offset, poll_interval, stop_when_idle)
 
     def close(self) -> None:
         if self._producer is not None:
