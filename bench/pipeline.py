@@ -1,13 +1,15 @@
 """The real pipeline under load: Kafka produce rate, Faust projection rate and lag, ES search.
 
-    python bench/pipeline.py [--events 50000] [--projection-events 20000] [--batch 1000]
+    python bench/pipeline.py [--events 50000] [--projection-events 20000] [--batch 1000] [--memories 100000]
 
 Figures, each beside a baseline measured in the same run on the same servers:
 1. producer events/s: MOS's Kafka log (Avro encode + version check + one transaction per
    batch) vs raw aiokafka `send` of the same bytes (idempotent, acks=all, no transaction);
 2. end-to-end projection events/s and lag p50/p99 (append acknowledged → visible in the
    Elasticsearch and Neo4j read models) with a Faust worker running;
-(Search latency on Elasticsearch at 100k memories is not measured here yet.)
+3. hybrid search p50/p99 (BM25 + kNN + graph expansion, as `MOS.search` runs it) over
+   Elasticsearch and Neo4j holding `--memories` memories, beside Elasticsearch's own kNN and
+   BM25 query latency on the same index, and the adapter's bulk rate.
 Servers: MOS_* variables, else the project launcher (streams.services).
 """
 
@@ -144,11 +146,55 @@ def projection_run(settings: PipelineSettings, events: list, batch: int, workdir
         log.close()
 
 
+def search_run(settings: PipelineSettings, memories: int, queries: int = 200) -> dict:
+    """Fill the read models with `memories` projected memories, then time searches."""
+    from mos.retrieval.hybrid import HybridRetriever
+    from mos.retrieval.text_analysis import query_terms
+    from projections.graph_projection import project_graph
+    from projections.ports import SearchFilter
+    from projections.search_projection import project_search
+    from tests.pipeline.real_read_models import make_graph, make_index
+
+    index, graph = make_index(settings), make_graph(settings)
+    index_seconds = 0.0
+    try:
+        for start in range(0, memories, 2000):
+            batch = synthetic_events(min(2000, memories - start), f"cube{start // 20000}", seed=start)
+            began = time.perf_counter()
+            index.apply([w for e in batch for w in project_search(e)], start + len(batch))
+            index_seconds += time.perf_counter() - began
+            graph.apply([w for e in batch for w in project_graph(e)], start + len(batch))
+        embedder = HashingEmbedder(DIMENSION)
+        retriever = HybridRetriever(index, graph, embedder)
+        cubes = tuple(f"cube{n}" for n in range((memories + 19_999) // 20_000))
+        where = SearchFilter(cubes)
+        texts = [f"Alice met Topic{i % 97} in City{i % 31}" for i in range(queries)]
+        vectors = embedder.embed(texts)
+        timings: dict[str, list[float]] = {"MOS hybrid (bm25+knn+graph)": [], "ES kNN alone": [],
+                                           "ES BM25 alone": []}
+        for text, vector in zip(texts, vectors):
+            began = time.perf_counter()
+            retriever.retrieve(text, where, 10)
+            timings["MOS hybrid (bm25+knn+graph)"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            index.knn(vector.tolist(), where, 10)
+            timings["ES kNN alone"].append(time.perf_counter() - began)
+            began = time.perf_counter()
+            index.bm25(query_terms(text), where, 10)
+            timings["ES BM25 alone"].append(time.perf_counter() - began)
+        return {"memories": memories, "index_docs_per_s": memories / index_seconds,
+                "latency_ms": {name: latency_ms(values, (50, 99)) for name, values in timings.items()}}
+    finally:
+        index.close()
+        graph.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--projection-events", type=int, default=20_000)
+    parser.add_argument("--memories", type=int, default=100_000, help="read-model size for the search figures")
     args = parser.parse_args()
     from streams.services import endpoints_for_tests
 
@@ -170,6 +216,9 @@ def main() -> int:
                     [["events", result["events"]], ["end-to-end events/s", result["projected_per_s"]],
                      ["lag p50 ms", result["lag_ms"]["p50"]], ["lag p99 ms", result["lag_ms"]["p99"]],
                      ["batches observed", f"{result['batches_seen']}/{result['batches']}"]])
+    search = search_run(settings_for_run(endpoints_for_tests()), args.memories)
+    print(f"\nsearch at {search['memories']} memories (ES index built at {search['index_docs_per_s']:.0f} docs/s)")
+    print_table(["query", "p50 ms", "p99 ms"], [[name, v["p50"], v["p99"]] for name, v in search["latency_ms"].items()])
     return 0
 
 

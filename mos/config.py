@@ -11,13 +11,16 @@ from pathlib import Path
 class MosSettings:
     data_dir: Path
     embedder: str = "minilm"
+    backend: str = "embedded"
 
     @classmethod
     def from_env(cls) -> "MosSettings":
-        """`MOS_DATA_DIR` (default `~/.mos`) and `MOS_EMBEDDER` (`minilm`, `hashing` or a model path)."""
+        """`MOS_DATA_DIR` (default `~/.mos`), `MOS_EMBEDDER` (`minilm`, `hashing` or a model path)
+        and `MOS_BACKEND` (`embedded`, or `kafka` for Kafka + Elasticsearch + Neo4j)."""
         return cls(
             data_dir=Path(os.environ.get("MOS_DATA_DIR", Path.home() / ".mos")).expanduser(),
             embedder=os.environ.get("MOS_EMBEDDER", "minilm"),
+            backend=os.environ.get("MOS_BACKEND", "embedded"),
         )
 
 

@@ -46,7 +46,8 @@ def open_mos(data_dir: Optional[Path]):
     settings = MosSettings.from_env()
     directory = Path(data_dir).expanduser() if data_dir else settings.data_dir
     directory.mkdir(parents=True, exist_ok=True)
-    return MOS(directory, embedder=embedder_for(directory, settings.embedder), source_app="mos-cli")
+    return MOS(directory, embedder=embedder_for(directory, settings.embedder), backend=settings.backend,
+               source_app="mos-cli")
 
 
 def run(action: Callable[[], None]) -> None:
