@@ -52,3 +52,27 @@ def test_errors_print_one_line_and_exit_non_zero(cli, args, message):
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_the_same_commands_run_on_the_kafka_backend(tmp_path, monkeypatch):
+    import uuid
+
+    from projections.elasticsearch.search_index import ElasticsearchSearchIndex
+    from projections.neo4j.graph_store import Neo4jGraphStore
+    from streams.services import endpoints_for_tests
+
+    endpoints, name = endpoints_for_tests(), f"mos-test-cli-{uuid.uuid4().hex[:8]}"
+    for key, value in {**endpoints.as_env(), "MOS_BACKEND": "kafka", "MOS_TOPIC": name, "MOS_ES_INDEX": name,
+                       "MOS_NEO4J_NAMESPACE": name, "MOS_EMBEDDER": "hashing",
+                       "MOS_DATA_DIR": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    try:
+        assert runner.invoke(app, ["user", "create", "alice"]).exit_code == 0
+        cube = runner.invoke(app, ["cube", "create", "notes", "--owner", "alice"]).stdout.strip()
+        memory_id = runner.invoke(app, ["add", "Alice moved to Lisbon", "-u", "alice", "-c", cube]).stdout.strip()
+        hits = json.loads(runner.invoke(app, ["search", "Lisbon", "-u", "alice", "--json"]).stdout)
+        assert hits[0]["memory_id"] == memory_id
+    finally:
+        ElasticsearchSearchIndex(endpoints.es_url, name, 384, delete_on_close=True).close()
+        Neo4jGraphStore(endpoints.neo4j_uri, namespace=name, drop_on_close=True).close()
