@@ -64,6 +64,7 @@ class KafkaEventLog:
         self._bg = BackgroundLoop("mos-kafka-log")
         self._producer: AIOKafkaProducer | None = None
         self._reader: AIOKafkaConsumer | None = None
+        self._empty_tail = (0, -1)  # [start, end): offsets known to hold no records
         self._read_lock = self._bg.run(_make_lock())
         self._write_lock = self._bg.run(_make_lock())
         self._bg.run(ensure_topics(self.config))
@@ -140,10 +141,15 @@ class KafkaEventLog:
         async with self._read_lock:
             consumer = await self._reader_at(from_offset)
             end = await self._end_offset()
+            tail_start, tail_end = self._empty_tail
+            if tail_end == end and from_offset >= tail_start:
+                return [], end  # only transaction markers lie ahead: skip a fetch that would wait
             records: list[tuple[int, bytes]] = []
             while await consumer.position(self._partition) < end and (limit is None or len(records) < limit):
                 batch = await consumer.getmany(self._partition, timeout_ms=50)  # markers: no records
                 records += [(m.offset, m.value) for m in batch.get(self._partition, []) if m.offset < end]
+            if limit is None or len(records) < limit:
+                self._empty_tail = ((records[-1][0] + 1) if records else from_offset, end)
             return (records if limit is None else records[:limit]), end
 
     async def _catch_up_cache(self) -> None:
