@@ -25,6 +25,8 @@ from projections.graph_projection import project_graph
 from projections.search_projection import project_search
 from streams.avro_codec import AvroEventCodec, DecodeError
 from streams.faust_read_committed import install as install_read_committed
+from streams.kafka.config import KafkaLogConfig
+from streams.kafka.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 PROMOTIONS = (MemoryPromoted.type_name, MemoryDemoted.type_name)
@@ -110,7 +112,13 @@ def default_targets(settings: PipelineSettings) -> dict[str, Callable[[], object
 
 
 def main() -> None:
-    create_app().main()
+    """Create every topic the worker reads or writes (Faust must not auto-create them with the
+    wrong partition count), then run the Faust command line."""
+    settings = PipelineSettings.from_env()
+    config = KafkaLogConfig(bootstrap_servers=settings.kafka_bootstrap, topic=settings.events_topic,
+                            dead_letter_topic=settings.dead_letter_topic)
+    asyncio.run(ensure_topics(config, extra=(settings.promotions_topic,)))
+    create_app(settings).main()
 
 
 if __name__ == "__main__":

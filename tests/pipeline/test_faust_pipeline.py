@@ -124,9 +124,38 @@ def assert_equal_to_clean_replay(settings, log, index, graph) -> None:
         replay_graph.close()
 
 
+def promote_one(mos: MOS) -> str:
+    """The SDK has no promote() yet (scheduler issue): append the domain's event directly."""
+    from mos.domain import memory as memories
+    from mos.domain.commands import CommandContext
+    from mos.domain.events import memory_key
+
+    memory_id = mos.get_all("alice")[0].memory_id
+    current = memories.rebuild(mos.log.read_stream(memory_key(memory_id)))
+    mos.log.append([memories.promote(current, CommandContext(actor="alice"), "activation", "test")])
+    return memory_id
+
+
+def consume_all(settings: PipelineSettings, topic: str) -> list:
+    from aiokafka import AIOKafkaConsumer
+
+    async def run():
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            batch = await consumer.getmany(timeout_ms=5000)
+            return [m for messages in batch.values() for m in messages]
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
 def test_worker_read_models_equal_a_clean_replay_of_the_topic(settings, tmp_path):
     with app_side_mos(settings, tmp_path) as mos:
         produce_workload(mos, 600)
+        promoted = promote_one(mos)
         target = last_offset(mos.log) + 1
         worker = start_worker(settings, tmp_path)
         index, graph = make_index(settings), make_graph(settings)
@@ -136,6 +165,9 @@ def test_worker_read_models_equal_a_clean_replay_of_the_topic(settings, tmp_path
         finally:
             stop_worker(worker)
         assert_equal_to_clean_replay(settings, mos.log, index, graph)
+        assert index.documents([promoted])[promoted].tiers == ("activation",)
+        fed = [mos.log.codec.decode(m.value) for m in consume_all(settings, settings.promotions_topic)]
+        assert [(e.type_name, e.memory_id) for e in fed] == [("MemoryPromoted", promoted)]
 
 
 def test_sigkilled_worker_restarts_with_no_lost_or_duplicated_effects(settings, tmp_path):
@@ -162,7 +194,7 @@ def test_sigkilled_worker_restarts_with_no_lost_or_duplicated_effects(settings, 
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_goes_on(settings, tmp_path):
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import AIOKafkaProducer
 
     with app_side_mos(settings, tmp_path) as mos:
         mos.create_user("alice")
@@ -191,17 +223,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_worker_goes_on(sett
             stop_worker(worker)
         assert set(index.documents([good, after])) == {good, after}
 
-        async def dead_letters():
-            consumer = AIOKafkaConsumer(settings.dead_letter_topic, bootstrap_servers=settings.kafka_bootstrap,
-                                        auto_offset_reset="earliest", enable_auto_commit=False)
-            await consumer.start()
-            try:
-                batch = await consumer.getmany(timeout_ms=5000)
-                return [m for messages in batch.values() for m in messages]
-            finally:
-                await consumer.stop()
-
-        letters = asyncio.run(dead_letters())
+        letters = consume_all(settings, settings.dead_letter_topic)
         reasons = [dict(m.headers)["reason"].decode() for m in letters]
         assert len(letters) == len(poison)
         assert any("bad header" in r for r in reasons) and any("corrupt" in r for r in reasons)
