@@ -157,6 +157,8 @@ def projection_run(settings: PipelineSettings, events: list, batch: int, workdir
         except subprocess.TimeoutExpired:
             worker.kill()
         log.close()
+        index.close()
+        graph.close()
 
 
 def search_run(settings: PipelineSettings, memories: int, queries: int = 200) -> dict:

@@ -25,9 +25,29 @@ from projections.runner import ProjectionRunner
 from projections.search_projection import project_search
 from streams.kafka.config import KafkaLogConfig
 from streams.kafka.event_log import KafkaEventLog
-from tests.pipeline.real_read_models import make_graph, make_index
+from tests.pipeline.real_read_models import make_graph as _make_graph
+from tests.pipeline.real_read_models import make_index as _make_index
 
 DIMENSION = 16
+_opened: list = []
+
+
+def make_index(settings, suffix: str = ""):
+    _opened.append(_make_index(settings, suffix))
+    return _opened[-1]
+
+
+def make_graph(settings, suffix: str = ""):
+    _opened.append(_make_graph(settings, suffix))
+    return _opened[-1]
+
+
+@pytest.fixture(autouse=True)
+def close_read_models():
+    """Every index / graph namespace a test opened is deleted afterwards."""
+    yield
+    while _opened:
+        _opened.pop().close()
 
 
 @pytest.fixture
@@ -115,13 +135,9 @@ def clean_replay(settings: PipelineSettings, log: KafkaEventLog):
 
 def assert_equal_to_clean_replay(settings, log, index, graph) -> None:
     replay_index, replay_graph = clean_replay(settings, log)
-    try:
-        assert index.snapshot()["documents"] == replay_index.snapshot()["documents"]
-        live_graph, clean_graph = graph.snapshot(), replay_graph.snapshot()
-        assert live_graph["nodes"] == clean_graph["nodes"] and live_graph["edges"] == clean_graph["edges"]
-    finally:
-        replay_index.close()
-        replay_graph.close()
+    assert index.snapshot()["documents"] == replay_index.snapshot()["documents"]
+    live_graph, clean_graph = graph.snapshot(), replay_graph.snapshot()
+    assert live_graph["nodes"] == clean_graph["nodes"] and live_graph["edges"] == clean_graph["edges"]
 
 
 def promote_one(mos: MOS) -> str:
