@@ -82,6 +82,7 @@ class Server(ABC):
     version: str
     port: int
     ready_timeout_s: float = 120.0
+    artifacts: tuple[str, ...] = ()  # Maven coordinates (group:artifact:version[:type])
 
     @property
     @abstractmethod
@@ -91,9 +92,16 @@ class Server(ABC):
     def install_dir(self, home: ServicesHome) -> Path:
         return home.cache / f"{self.name}-{self.version}"
 
-    @abstractmethod
     def install(self, home: ServicesHome, fetch_lock) -> None:
-        """Make `install_dir` complete; a no-op when it already is (the warm path)."""
+        """Make `install_dir` complete; a no-op when it already is (the warm path).
+
+        The default fetches the jars of `artifacts` with their runtime dependencies; servers
+        shipped another way (Elasticsearch's zip) override it."""
+        from streams.services import maven  # maven imports this module
+
+        if not self.install_dir(home).is_dir():
+            with fetch_lock:
+                maven.fetch_jars(home, self.artifacts, self.install_dir(home))
 
     @abstractmethod
     def launch(self, home: ServicesHome) -> int:

@@ -11,7 +11,6 @@ import asyncio
 import re
 import subprocess
 
-from streams.services import maven
 from streams.services.common import (
     LOOPBACK,
     Server,
@@ -54,11 +53,6 @@ class KafkaServer(Server):
     @property
     def endpoint(self) -> str:
         return f"{LOOPBACK}:{self.port}"
-
-    def install(self, home: ServicesHome, fetch_lock) -> None:
-        if not self.install_dir(home).is_dir():
-            with fetch_lock:
-                maven.fetch_jars(home, self.artifacts, self.install_dir(home))
 
     def launch(self, home: ServicesHome) -> int:
         config = self._write_config(home)

@@ -8,7 +8,6 @@ stop from ~13 s to ~2 s. The Neo4j home (with the store under `data/`) is `data/
 
 from __future__ import annotations
 
-from streams.services import maven
 from streams.services.common import (
     LOOPBACK,
     Server,
@@ -30,11 +29,6 @@ class Neo4jServer(Server):
     @property
     def endpoint(self) -> str:
         return f"bolt://{LOOPBACK}:{self.port}"
-
-    def install(self, home: ServicesHome, fetch_lock) -> None:
-        if not self.install_dir(home).is_dir():
-            with fetch_lock:
-                maven.fetch_jars(home, self.artifacts, self.install_dir(home))
 
     def launch(self, home: ServicesHome) -> int:
         neo4j_home = home.data(self.name)
