@@ -115,6 +115,7 @@ class KafkaEventLog:
                     await asyncio.sleep(0.05 * (attempt + 1))
         else:
             raise Conflict("another writer kept taking over the log; retry the command")
+        await self._wait_until_readable(offsets[-1])
         # Our epoch was current from the catch-up to the commit, so nothing else was committed in
         # between: the cache can take our own events as they are, without re-reading them.
         self._cache.add([(offset, e.stream_key, e.version, e.event_id, payload)
@@ -138,6 +139,19 @@ class KafkaEventLog:
     async def _end_offset(self) -> int:
         """End of the committed log (the last stable offset, for a read_committed consumer)."""
         return (await self._reader.end_offsets([self._partition]))[self._partition]
+
+    async def _wait_until_readable(self, offset: int, timeout_s: float = 30.0) -> None:
+        """Read-your-writes: Kafka writes the commit markers after `commit` returns, and until
+        they land a read_committed reader (ours included) stops before the new records. Wait
+        until the last stable offset has passed `offset`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        async with self._read_lock:
+            await self._reader_at(0)
+            while await self._end_offset() <= offset:
+                if loop.time() > deadline:
+                    raise TimeoutError(f"offset {offset} of {self.config.topic} not readable after {timeout_s}s")
+                await asyncio.sleep(0.002)
 
     async def _read_raw(self, from_offset: int, limit: int | None) -> tuple[list, int]:
         """Committed records [(offset, value)] from `from_offset` to the end, and that end."""
