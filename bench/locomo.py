@@ -149,10 +149,7 @@ def open_mos(directory: str, backend: str):
     from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
     from streams.services import endpoints_for_tests
 
-    endpoints, name = endpoints_for_tests(), f"mos-locomo-{uuid.uuid4().hex[:8]}"
-    settings = PipelineSettings(kafka_bootstrap=endpoints.kafka_bootstrap, es_url=endpoints.es_url,
-                                neo4j_uri=endpoints.neo4j_uri, events_topic=name,
-                                dead_letter_topic=f"{name}.dead-letter", es_index=name, neo4j_namespace=name)
+    settings = PipelineSettings.isolated(endpoints_for_tests(), f"mos-locomo-{uuid.uuid4().hex[:8]}")
     embedder = SentenceTransformerEmbedder()
     return MOS(directory, embedder=embedder, backend=open_kafka(Path(directory), embedder, settings, ephemeral=True))
 

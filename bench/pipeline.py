@@ -34,7 +34,6 @@ from mos.config import PipelineSettings  # noqa: E402
 from mos.domain import memory as memories  # noqa: E402
 from mos.domain.commands import CommandContext  # noqa: E402
 from mos.embedders.hashing import HashingEmbedder  # noqa: E402
-from streams.kafka.config import KafkaLogConfig  # noqa: E402
 from streams.kafka.event_log import KafkaEventLog  # noqa: E402
 
 DIMENSION = 384
@@ -51,16 +50,11 @@ def synthetic_events(count: int, cube: str, seed: int = 0) -> list:
 
 
 def settings_for_run(endpoints) -> PipelineSettings:
-    name = f"mos-bench-{uuid.uuid4().hex[:8]}"
-    return PipelineSettings(kafka_bootstrap=endpoints.kafka_bootstrap, es_url=endpoints.es_url,
-                            neo4j_uri=endpoints.neo4j_uri, events_topic=name,
-                            dead_letter_topic=f"{name}.dead-letter", promotions_topic=f"{name}.promotions",
-                            es_index=name, neo4j_namespace=name.replace("-", "_"), faust_app_id=f"{name}-app")
+    return PipelineSettings.isolated(endpoints, f"mos-bench-{uuid.uuid4().hex[:8]}")
 
 
 def open_log(settings: PipelineSettings, cache: Path) -> KafkaEventLog:
-    return KafkaEventLog(KafkaLogConfig(settings.kafka_bootstrap, settings.events_topic, settings.dead_letter_topic,
-                                       writer_id=f"{settings.events_topic}.writer"), cache_path=cache)
+    return KafkaEventLog(settings.log_config(), cache_path=cache)
 
 
 def raw_produce_rate(settings: PipelineSettings, payloads: list[bytes]) -> float:

@@ -78,16 +78,12 @@ def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: in
     from mos.config import PipelineSettings
     from projections.elasticsearch.search_index import ElasticsearchSearchIndex
     from projections.neo4j.graph_store import Neo4jGraphStore
-    from streams.kafka.config import KafkaLogConfig
     from streams.kafka.event_log import KafkaEventLog
 
     settings = settings or PipelineSettings.from_env()
     data_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(data_dir, embedder)
-    log = KafkaEventLog(KafkaLogConfig(bootstrap_servers=settings.kafka_bootstrap, topic=settings.events_topic,
-                                       dead_letter_topic=settings.dead_letter_topic,
-                                       writer_id=f"{settings.events_topic}.writer"),
-                        cache_path=data_dir / "kafka-streams.db")
+    log = KafkaEventLog(settings.log_config(), cache_path=data_dir / "kafka-streams.db")
     index = ElasticsearchSearchIndex(settings.es_url, settings.es_index, embedder.dimension,
                                      delete_on_close=ephemeral)
     graph = Neo4jGraphStore(settings.neo4j_uri, namespace=settings.neo4j_namespace, drop_on_close=ephemeral)

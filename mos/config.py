@@ -42,6 +42,22 @@ class PipelineSettings:
     batch_seconds: float = 0.2
 
     @classmethod
+    def isolated(cls, endpoints, name: str, **overrides) -> "PipelineSettings":
+        """Settings whose topics, index, graph namespace and Faust app all carry `name`, on the
+        servers of `endpoints` (a streams.services.ServiceEndpoints): one run that sees no other."""
+        return cls(kafka_bootstrap=endpoints.kafka_bootstrap, es_url=endpoints.es_url,
+                   neo4j_uri=endpoints.neo4j_uri, events_topic=name, dead_letter_topic=f"{name}.dead-letter",
+                   promotions_topic=f"{name}.promotions", es_index=name, neo4j_namespace=name,
+                   faust_app_id=f"{name}-app", **overrides)
+
+    def log_config(self):
+        """The Kafka log layout of these settings (a streams.kafka.config.KafkaLogConfig)."""
+        from streams.kafka.config import KafkaLogConfig
+
+        return KafkaLogConfig(bootstrap_servers=self.kafka_bootstrap, topic=self.events_topic,
+                              dead_letter_topic=self.dead_letter_topic, writer_id=f"{self.events_topic}.writer")
+
+    @classmethod
     def from_env(cls) -> "PipelineSettings":
         """MOS_KAFKA_BOOTSTRAP, MOS_ES_URL, MOS_NEO4J_URI, MOS_TOPIC, MOS_ES_INDEX,
         MOS_NEO4J_NAMESPACE, MOS_FAUST_APP_ID, MOS_EMBEDDING_DIMENSION."""

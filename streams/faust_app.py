@@ -25,7 +25,6 @@ from projections.graph_projection import project_graph
 from projections.search_projection import project_search
 from streams.avro_codec import AvroEventCodec, DecodeError
 from streams.faust_read_committed import install as install_read_committed
-from streams.kafka.config import KafkaLogConfig
 from streams.kafka.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -115,9 +114,7 @@ def main() -> None:
     """Create every topic the worker reads or writes (Faust must not auto-create them with the
     wrong partition count), then run the Faust command line."""
     settings = PipelineSettings.from_env()
-    config = KafkaLogConfig(bootstrap_servers=settings.kafka_bootstrap, topic=settings.events_topic,
-                            dead_letter_topic=settings.dead_letter_topic)
-    asyncio.run(ensure_topics(config, extra=(settings.promotions_topic,)))
+    asyncio.run(ensure_topics(settings.log_config(), extra=(settings.promotions_topic,)))
     create_app(settings).main()
 
 

@@ -27,10 +27,7 @@ def _kafka_backend(tmp_path, embedder):
     from streams.services import endpoints_for_tests
 
     endpoints = endpoints_for_tests()
-    name = f"mos-test-{uuid.uuid4().hex[:10]}"
-    settings = PipelineSettings(kafka_bootstrap=endpoints.kafka_bootstrap, es_url=endpoints.es_url,
-                                neo4j_uri=endpoints.neo4j_uri, events_topic=name,
-                                dead_letter_topic=f"{name}.dead-letter", es_index=name, neo4j_namespace=name)
+    settings = PipelineSettings.isolated(endpoints, f"mos-test-{uuid.uuid4().hex[:10]}")
     return open_kafka(tmp_path / "data", embedder, settings, ephemeral=True)
 
 

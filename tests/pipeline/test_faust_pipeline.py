@@ -23,7 +23,6 @@ from projections.embedded.sqlite_search_index import SqliteSearchIndex
 from projections.graph_projection import project_graph
 from projections.runner import ProjectionRunner
 from projections.search_projection import project_search
-from streams.kafka.config import KafkaLogConfig
 from streams.kafka.event_log import KafkaEventLog
 from tests.pipeline.real_read_models import make_graph as _make_graph
 from tests.pipeline.real_read_models import make_index as _make_index
@@ -55,18 +54,11 @@ def settings():
     from streams.services import endpoints_for_tests
 
     endpoints = endpoints_for_tests()
-    name = f"mos-test-{uuid.uuid4().hex[:10]}"
-    return PipelineSettings(kafka_bootstrap=endpoints.kafka_bootstrap, es_url=endpoints.es_url,
-                            neo4j_uri=endpoints.neo4j_uri, events_topic=name,
-                            dead_letter_topic=f"{name}.dead-letter", promotions_topic=f"{name}.promotions",
-                            es_index=name, neo4j_namespace=name.replace("-", "_"), faust_app_id=f"{name}-app",
-                            embedding_dimension=DIMENSION)
+    return PipelineSettings.isolated(endpoints, f"mos-test-{uuid.uuid4().hex[:10]}", embedding_dimension=DIMENSION)
 
 
 def kafka_log(settings: PipelineSettings, cache: Path) -> KafkaEventLog:
-    return KafkaEventLog(KafkaLogConfig(bootstrap_servers=settings.kafka_bootstrap, topic=settings.events_topic,
-                                        dead_letter_topic=settings.dead_letter_topic,
-                                        writer_id=f"{settings.events_topic}.writer"), cache_path=cache)
+    return KafkaEventLog(settings.log_config(), cache_path=cache)
 
 
 def app_side_mos(settings: PipelineSettings, tmp_path: Path) -> MOS:
