@@ -12,16 +12,35 @@ class MosSettings:
     data_dir: Path
     embedder: str = "minilm"
     backend: str = "embedded"
+    model_dir: Path | None = None
+    chat_url: str | None = None
+    chat_model: str | None = None
+    chat_api_key: str | None = None
 
     @classmethod
     def from_env(cls) -> "MosSettings":
-        """`MOS_DATA_DIR` (default `~/.mos`), `MOS_EMBEDDER` (`minilm`, `hashing` or a model path)
-        and `MOS_BACKEND` (`embedded`, or `kafka` for Kafka + Elasticsearch + Neo4j)."""
+        """`MOS_DATA_DIR` (default `~/.mos`), `MOS_EMBEDDER` (`minilm`, `hashing` or a model path),
+        `MOS_BACKEND` (`embedded`, or `kafka` for Kafka + Elasticsearch + Neo4j), `MOS_MODEL`
+        (a local Hugging Face causal-LM directory for chat, KV caches and adapters) and, for
+        plaintext chat through a server instead, `MOS_CHAT_URL` / `MOS_CHAT_MODEL` / `MOS_CHAT_API_KEY`."""
+        env = os.environ
         return cls(
-            data_dir=Path(os.environ.get("MOS_DATA_DIR", Path.home() / ".mos")).expanduser(),
-            embedder=os.environ.get("MOS_EMBEDDER", "minilm"),
-            backend=os.environ.get("MOS_BACKEND", "embedded"),
+            data_dir=Path(env.get("MOS_DATA_DIR", Path.home() / ".mos")).expanduser(),
+            embedder=env.get("MOS_EMBEDDER", "minilm"),
+            backend=env.get("MOS_BACKEND", "embedded"),
+            model_dir=Path(env["MOS_MODEL"]).expanduser() if env.get("MOS_MODEL") else None,
+            chat_url=env.get("MOS_CHAT_URL") or None,
+            chat_model=env.get("MOS_CHAT_MODEL") or None,
+            chat_api_key=env.get("MOS_CHAT_API_KEY") or None,
         )
+
+    def chat_client(self):
+        """The OpenAI-compatible client of MOS_CHAT_URL, or None."""
+        if not self.chat_url:
+            return None
+        from mos.llm.openai_compatible import OpenAICompatibleChat
+
+        return OpenAICompatibleChat(self.chat_url, self.chat_model or "default", api_key=self.chat_api_key)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from mos.domain.validation import (
     validate_text,
 )
 from mos.embedders.port import Embedder
+from mos.model_memory import ChatResponse, ModelMemory, live_artifacts
 from mos.query_filters import parse_filters
 from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from mos.types import Hit, MemoryItem, provenance_of
@@ -53,16 +54,23 @@ class MOS:
 
     def __init__(self, data_dir: str | Path | None = None, *, embedder: Embedder | None = None,
                  backend: Backend | str = "embedded", source_app: str = "mos",
-                 retrieval: RetrievalConfig | None = None, clock: Callable[[], int] = wall_clock_ms):
+                 retrieval: RetrievalConfig | None = None, clock: Callable[[], int] = wall_clock_ms,
+                 model: Any = None, chat_client: Any = None, runtime_settings: Any = None):
+        """`model`: a local Hugging Face causal-LM directory (or a loaded
+        `model_runtime.models.LoadedModel`) for chat, KV caches and adapters; default
+        `MOS_MODEL`. `chat_client`: an OpenAI-compatible `mos.llm.port.ChatCompleter` used for
+        plaintext chat when there is no local model; default from `MOS_CHAT_URL`.
+        `runtime_settings`: `model_runtime.runtime.RuntimeSettings` (KV / LoRA build settings)."""
         if embedder is None:
             from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
 
             embedder = SentenceTransformerEmbedder()
         self.embedder = embedder
-        if isinstance(backend, str):
-            from mos.config import MosSettings
+        from mos.config import MosSettings
 
-            directory = Path(data_dir) if data_dir else MosSettings.from_env().data_dir
+        settings = MosSettings.from_env()
+        directory = Path(data_dir) if data_dir else settings.data_dir
+        if isinstance(backend, str):
             if backend == "embedded":
                 backend = open_embedded(directory, embedder)
             elif backend == "kafka":
@@ -76,6 +84,9 @@ class MOS:
         self._clock = clock
         self._retriever = HybridRetriever(backend.index, backend.graph, embedder, retrieval)
         self._lock = threading.RLock()
+        self._models = ModelMemory(backend.log, directory / "artifacts", model or settings.model_dir,
+                                   chat_client or settings.chat_client(), runtime_settings,
+                                   clock if clock is not wall_clock_ms else None)
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -301,6 +312,60 @@ class MOS:
         """Every event of the memory, oldest first (the audit trail of one memory)."""
         self._memory(memory_id, user_id, "reader")
         return self.log.read_stream(memory_key(memory_id))
+
+    # --- activation and parametric memory ---------------------------------------------------
+
+    def promote(self, memory_ids: Sequence[str], user_id: str, target: str = "activation",
+                reason: str | None = None) -> None:
+        """Promote memories to `activation` (KV cache) or `parametric` (LoRA adapter) memory, in
+        one atomic append. The artifacts themselves are built by the model runtime
+        (`build_artifacts`, `mos runtime run`, or the Faust worker on the Kafka backend)."""
+        self._tier_change(memory_ids, user_id, target, reason, memories.promote)
+
+    def demote(self, memory_ids: Sequence[str], user_id: str, target: str = "activation",
+               reason: str | None = None) -> None:
+        """Take memories out of a tier; the runtime then rebuilds or drops the cube's artifact."""
+        self._tier_change(memory_ids, user_id, target, reason, memories.demote)
+
+    def _tier_change(self, memory_ids, user_id, target, reason, decide) -> None:
+        if isinstance(memory_ids, str) or not isinstance(memory_ids, Sequence) or not memory_ids:
+            raise InvalidInput("memory_ids must be a non-empty list of memory ids")
+        if len(set(memory_ids)) != len(memory_ids):
+            raise InvalidInput("memory_ids must not repeat an id")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+            raise InvalidInput("reason must be a string of at most 2000 characters")
+        with self._lock:
+            ctx = self._ctx(user_id)
+            events = [decide(self._memory(m, user_id, "writer"), ctx, target, reason) for m in memory_ids]
+            self._commit(events)
+
+    def build_artifacts(self, progress: Callable[[str, int, int], None] | None = None):
+        """Run the model runtime over the log up to its head (the embedded runner): build KV
+        caches / adapters for changed promoted sets, drop stale ones. Returns a RuntimeReport."""
+        return self._models.runtime().catch_up(progress)
+
+    def rebuild_artifacts(self, into: str | Path | None = None, progress=None):
+        """Rebuild every live artifact from the log and check it is byte-identical to what the
+        ArtifactBuilt events recorded; returns one `RebuiltArtifact` per artifact."""
+        from model_runtime.artifact_store import DirectoryArtifactStore
+
+        store = DirectoryArtifactStore(into) if into is not None else None
+        return self._models.runtime().rebuild(store, progress)
+
+    def artifacts(self, user_id: str, cube_ids: Sequence[str] | None = None):
+        """Live artifacts (`LiveArtifact`: id, tier, model, source memories and events) of the
+        caller's cubes."""
+        where = self._visible(user_id, cube_ids, None)
+        return live_artifacts(self.log, where.cube_ids)
+
+    def chat(self, query: str, user_id: str, cube_ids: Sequence[str] | None = None, top_k: int = 5,
+             max_new_tokens: int = 64, use_artifacts: bool = True) -> ChatResponse:
+        """Answer `query` with the caller's memories: retrieved plaintext memories go in the
+        prompt, and on a local model the best cube's KV cache is injected and its LoRA adapter
+        switched on. The response lists the memories and artifacts it used."""
+        hits = self.search(query, user_id, cube_ids, top_k)
+        cubes_used = self._visible(user_id, cube_ids, None).cube_ids
+        return self._models.chat(query, hits, cubes_used, max_new_tokens, use_artifacts)
 
     # --- maintenance ----------------------------------------------------------------------
 

@@ -31,3 +31,19 @@ class InvalidTransition(MosError):
 
 class AlreadyExists(Conflict):
     """A user or cube with that id already exists."""
+
+
+class GenerationFailed(MosError):
+    """The language model (local or behind an OpenAI-compatible endpoint) did not answer."""
+
+
+class ArtifactError(MosError):
+    """An activation / parametric memory artifact cannot be used."""
+
+
+class ArtifactMismatch(ArtifactError, InvalidInput):
+    """The artifact was built for another model (its model fingerprint differs)."""
+
+
+class CorruptArtifact(ArtifactError):
+    """An artifact's files do not match the content hash recorded in its manifest."""

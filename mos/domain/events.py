@@ -138,6 +138,42 @@ class MemoryAccessed(MemoryEvent):
     type_name: ClassVar[str] = "MemoryAccessed"
 
 
+@dataclass(frozen=True, kw_only=True)
+class ArtifactEvent(Event):
+    """Any event about an activation / parametric memory artifact of one cube; these live on
+    the cube's `artifacts:<cube_id>` stream, whose versions serialise the model runtimes."""
+
+    artifact_id: str
+    cube_id: str
+    tier: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArtifactBuilt(ArtifactEvent):
+    """The model runtime built a KV cache (`tier="activation"`) or a LoRA adapter
+    (`tier="parametric"`) from exactly `source_memory_ids` at the content events
+    `source_event_ids`; `manifest_hash` and `content_hash` identify the bytes on disk."""
+
+    kind: str
+    model_id: str
+    model_fingerprint: str
+    manifest_hash: str
+    content_hash: str
+    token_count: int
+    source_memory_ids: tuple[str, ...] = ()
+    source_event_ids: tuple[str, ...] = ()
+    replaces_artifact_id: str | None = None
+    type_name: ClassVar[str] = "ArtifactBuilt"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArtifactDropped(ArtifactEvent):
+    """The artifact is no longer live (its memories were demoted, changed or superseded)."""
+
+    reason: str
+    type_name: ClassVar[str] = "ArtifactDropped"
+
+
 EVENT_TYPES: Mapping[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -152,6 +188,8 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         MemoryPromoted,
         MemoryDemoted,
         MemoryAccessed,
+        ArtifactBuilt,
+        ArtifactDropped,
     )
 }
 
@@ -170,6 +208,10 @@ def memory_key(memory_id: str) -> str:
 
 def access_key(memory_id: str) -> str:
     return f"access:{memory_id}"
+
+
+def artifacts_key(cube_id: str) -> str:
+    return f"artifacts:{cube_id}"
 
 
 @dataclass(frozen=True)

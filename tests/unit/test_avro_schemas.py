@@ -24,7 +24,10 @@ def sample_event(cls):
                "metadata_json": '{"k":1}', "embedding": (0.5, -0.25, 0.125), "embedding_model": "test",
                "memory_type": "plaintext", "derived_from": ("m-0",), "target_memory_id": "m-2",
                "source_memory_ids": ("m-1", "m-3"), "reason": "because", "target": "parametric",
-               "accessed_by": "bob", "count": 4}
+               "accessed_by": "bob", "count": 4, "artifact_id": "kv-abc", "tier": "activation",
+               "kind": "kv_cache", "model_id": "tiny-llama", "model_fingerprint": "f" * 64,
+               "manifest_hash": "a" * 64, "content_hash": "b" * 64, "token_count": 321,
+               "source_event_ids": ("e-7", "e-8"), "replaces_artifact_id": "kv-old"}
     for field in dataclasses.fields(cls):
         if field.name not in values:
             values[field.name] = samples[field.name]

@@ -1,0 +1,1 @@
+"""Language-model clients that the SDK's chat can use."""
