@@ -229,3 +229,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+from mos.cli import model_commands  # noqa: E402,F401  (registers promote, artifacts, chat, runtime)
