@@ -59,6 +59,7 @@ class PipelineSettings:
     faust_app_id: str = "mos-projector"
     batch_size: int = 500
     batch_seconds: float = 0.2
+    runtime_poll_seconds: float = 5.0
 
     @classmethod
     def isolated(cls, endpoints, name: str, **overrides) -> "PipelineSettings":
@@ -79,7 +80,7 @@ class PipelineSettings:
     @classmethod
     def from_env(cls) -> "PipelineSettings":
         """MOS_KAFKA_BOOTSTRAP, MOS_ES_URL, MOS_NEO4J_URI, MOS_TOPIC, MOS_ES_INDEX,
-        MOS_NEO4J_NAMESPACE, MOS_FAUST_APP_ID, MOS_EMBEDDING_DIMENSION."""
+        MOS_NEO4J_NAMESPACE, MOS_FAUST_APP_ID, MOS_EMBEDDING_DIMENSION, MOS_RUNTIME_POLL_SECONDS."""
         env = os.environ
         topic = env.get("MOS_TOPIC", cls.events_topic)
         return cls(
@@ -93,4 +94,5 @@ class PipelineSettings:
             neo4j_namespace=env.get("MOS_NEO4J_NAMESPACE", cls.neo4j_namespace),
             faust_app_id=env.get("MOS_FAUST_APP_ID", cls.faust_app_id),
             embedding_dimension=int(env.get("MOS_EMBEDDING_DIMENSION", cls.embedding_dimension)),
+            runtime_poll_seconds=float(env.get("MOS_RUNTIME_POLL_SECONDS", cls.runtime_poll_seconds)),
         )

@@ -1,4 +1,5 @@
-"""The Faust projection app: one agent per read model, plus the promotions feed.
+"""The Faust projection app: one agent per read model, the promotions feed, and the model
+runtime (when MOS_MODEL names a local model).
 
     python -m streams.faust_app worker -l info      # runs every agent
 
@@ -36,9 +37,10 @@ def _records(events) -> list[RawRecord]:
 
 
 def create_app(settings: PipelineSettings | None = None,
-               targets: dict[str, Callable[[], object]] | None = None) -> faust.App:
+               targets: dict[str, Callable[[], object]] | None = None, model_runtime=None) -> faust.App:
     """Build the app; `targets` maps agent name → factory of its read-model adapter
-    (default: Elasticsearch for `search`, Neo4j for `graph`, from `settings`)."""
+    (default: Elasticsearch for `search`, Neo4j for `graph`, from `settings`);
+    `model_runtime` is an `ArtifactRuntime` that builds KV caches / adapters, or None."""
     settings = settings or PipelineSettings.from_env()
     install_read_committed()
     targets = targets if targets is not None else default_targets(settings)
@@ -93,7 +95,35 @@ def create_app(settings: PipelineSettings | None = None,
                 await promotions.send(key=event.message.key, value=event.message.value)
             yield kind
 
+    if model_runtime is not None:
+        install_model_runtime(app, promotions, model_runtime, settings.runtime_poll_seconds)
     return app
+
+
+def install_model_runtime(app: faust.App, promotions, runtime, poll_seconds: float) -> None:
+    """One agent wakes the runtime on promotions, a timer on everything else; a lock keeps
+    one catch-up at a time (builds can take minutes: they run off the event loop)."""
+    running = asyncio.Lock()
+
+    async def catch_up() -> None:
+        async with running:
+            try:
+                report = await asyncio.get_running_loop().run_in_executor(None, runtime.catch_up)
+            except Exception:  # a failed build is retried on the next wake-up; never kill the worker
+                log.exception("model runtime catch-up failed")
+                return
+            if report.built or report.dropped:
+                log.info("model runtime built %s, dropped %s", report.built, report.dropped)
+
+    @app.agent(promotions, name="mos.model_runtime")
+    async def model_runtime_agent(stream):
+        async for batch in stream.take_events(100, within=1.0):
+            await catch_up()
+            yield len(batch)
+
+    @app.timer(interval=poll_seconds, name="mos.model_runtime.poll")
+    async def model_runtime_poll():
+        await catch_up()
 
 
 def default_targets(settings: PipelineSettings) -> dict[str, Callable[[], object]]:
@@ -113,9 +143,11 @@ def default_targets(settings: PipelineSettings) -> dict[str, Callable[[], object
 def main() -> None:
     """Create every topic the worker reads or writes (Faust must not auto-create them with the
     wrong partition count), then run the Faust command line."""
+    from model_runtime.worker import runtime_for_worker
+
     settings = PipelineSettings.from_env()
     asyncio.run(ensure_topics(settings.log_config(), extra=(settings.promotions_topic,)))
-    create_app(settings).main()
+    create_app(settings, model_runtime=runtime_for_worker(settings)).main()
 
 
 if __name__ == "__main__":
