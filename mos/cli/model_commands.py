@@ -20,6 +20,12 @@ app.add_typer(runtime_app, name="runtime")
 TierOpt = typer.Option("activation", "--to", help="activation (KV cache) or parametric (LoRA adapter).")
 
 
+def _quiet() -> None:
+    from mos.cli.demo import quiet_transformers
+
+    quiet_transformers()
+
+
 def _require_model(mos, build: bool) -> None:
     """Checked before anything is appended: a promotion the CLI cannot build is refused whole."""
     if build and not mos._models.has_local_model:
@@ -29,6 +35,7 @@ def _require_model(mos, build: bool) -> None:
 
 
 def _build(mos) -> None:
+    _quiet()
     with replay_progress() as progress:
         tasks: dict[str, int] = {}
 
@@ -101,6 +108,7 @@ def chat(query: str, user: str = UserOpt, cube: List[str] = typer.Option([], "--
          as_json: bool = typer.Option(False, "--json"), data_dir: Optional[Path] = DataDir) -> None:
     """Answer with your memories (local model from MOS_MODEL, or MOS_CHAT_URL)."""
     def action():
+        _quiet()
         with open_mos(data_dir) as mos:
             response = mos.chat(query, user, cube or None, top_k, max_new_tokens)
         used = {"answer": response.answer, "model": response.model, "kv_cache": response.kv_cache,
