@@ -9,6 +9,7 @@ its own writes, including writes made by another process on the same data direct
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -21,7 +22,7 @@ from mos.domain import cube as cubes
 from mos.domain import memory as memories
 from mos.domain.commands import CommandContext, wall_clock_ms
 from mos.domain.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
-from mos.domain.events import Event, cube_key, memory_key, user_key
+from mos.domain.events import Event, access_key, artifacts_key, cube_key, memory_key, user_key
 from mos.domain.validation import (
     MAX_BATCH_ITEMS,
     canonical_metadata_json,
@@ -30,6 +31,7 @@ from mos.domain.validation import (
     validate_text,
 )
 from mos.embedders.port import Embedder
+from mos.access import AccessRecorder
 from mos.model_memory import ChatResponse, ModelMemory, live_artifacts
 from mos.query_filters import parse_filters
 from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
@@ -55,12 +57,15 @@ class MOS:
     def __init__(self, data_dir: str | Path | None = None, *, embedder: Embedder | None = None,
                  backend: Backend | str = "embedded", source_app: str = "mos",
                  retrieval: RetrievalConfig | None = None, clock: Callable[[], int] = wall_clock_ms,
-                 model: Any = None, chat_client: Any = None, runtime_settings: Any = None):
+                 model: Any = None, chat_client: Any = None, runtime_settings: Any = None,
+                 record_access: bool = True, scheduler_config: Any = None):
         """`model`: a local Hugging Face causal-LM directory (or a loaded
         `model_runtime.models.LoadedModel`) for chat, KV caches and adapters; default
         `MOS_MODEL`. `chat_client`: an OpenAI-compatible `mos.llm.port.ChatCompleter` used for
         plaintext chat when there is no local model; default from `MOS_CHAT_URL`.
-        `runtime_settings`: `model_runtime.runtime.RuntimeSettings` (KV / LoRA build settings)."""
+        `runtime_settings`: `model_runtime.runtime.RuntimeSettings` (KV / LoRA build settings).
+        `record_access`: searches and chats append (batched) MemoryAccessed events, the
+        scheduler's heat signal. `scheduler_config`: a `SchedulerConfig`, mapping or TOML path."""
         if embedder is None:
             from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
 
@@ -84,6 +89,10 @@ class MOS:
         self._clock = clock
         self._retriever = HybridRetriever(backend.index, backend.graph, embedder, retrieval)
         self._lock = threading.RLock()
+        self._access = AccessRecorder(backend.log, clock, source_app) if record_access else None
+        self._scheduler_config = scheduler_config
+        self._scheduler = None
+        self._scheduler_thread = None
         self._models = ModelMemory(backend.log, directory / "artifacts", model or settings.model_dir,
                                    chat_client or settings.chat_client(), runtime_settings,
                                    clock if clock is not wall_clock_ms else None)
@@ -262,10 +271,16 @@ class MOS:
 
     # --- memories: reads ------------------------------------------------------------------
 
-    def get(self, memory_id: str, user_id: str, include_inactive: bool = True) -> MemoryItem:
+    def get(self, memory_id: str, user_id: str, include_inactive: bool = True,
+            resolve_merged: bool = False) -> MemoryItem:
+        """`resolve_merged=True` follows a merged memory to the memory it was merged into
+        (transitively), which is where its content lives on."""
         self._memory(memory_id, user_id, "reader")
         self.sync()
         doc = self._backend.index.documents([memory_id]).get(memory_id)
+        hops = 0
+        while resolve_merged and doc is not None and doc.state == "merged" and doc.merged_into and hops < 100:
+            doc, hops = self._backend.index.documents([doc.merged_into]).get(doc.merged_into), hops + 1
         if doc is None or (not include_inactive and doc.state != "active"):
             raise NotFound(f"unknown memory {memory_id!r}")
         return MemoryItem.from_document(doc)
@@ -287,10 +302,32 @@ class MOS:
             raise InvalidInput("top_k must be an integer between 1 and 1000")
         where = self._visible(user_id, cube_ids, filters)
         results = self._retriever.retrieve(query, where, top_k, retrieval)
-        docs = self._backend.index.documents([r.memory_id for r in results])
-        return [Hit(r.memory_id, d.text, r.score, d.cube_id, d.state, d.metadata, provenance_of(d), d.tags,
-                    r.signals, r.expanded_from)
-                for r in results if (d := docs.get(r.memory_id)) is not None]
+        docs = self._resolve_merged(self._backend.index.documents([r.memory_id for r in results]), where)
+        hits, seen = [], set()
+        for r in results:
+            d = docs.get(r.memory_id)
+            if d is None or d.memory_id in seen:
+                continue
+            seen.add(d.memory_id)
+            expanded = r.expanded_from + ((f"{r.memory_id}:MERGED_INTO",) if d.memory_id != r.memory_id else ())
+            hits.append(Hit(d.memory_id, d.text, r.score, d.cube_id, d.state, d.metadata, provenance_of(d), d.tags,
+                            r.signals, expanded))
+        if self._access is not None and hits:
+            self._access.record(((h.memory_id, h.cube_id) for h in hits), user_id)
+        return hits
+
+    def _resolve_merged(self, docs: dict, where: SearchFilter) -> dict:
+        """A merged memory found by a search stands for its merge target (when visible)."""
+        targets = {mid: d.merged_into for mid, d in docs.items() if d.state == "merged" and d.merged_into}
+        if not targets:
+            return docs
+        found = self._backend.index.documents(sorted(set(targets.values())))
+        resolved = dict(docs)
+        for memory_id, target in targets.items():
+            doc = found.get(target)
+            if doc is not None and doc.cube_id in where.cube_ids:
+                resolved[memory_id] = doc
+        return resolved
 
     def _visible(self, user_id: str, cube_ids: Sequence[str] | None,
                  filters: Mapping[str, Any] | None) -> SearchFilter:
@@ -367,6 +404,69 @@ class MOS:
         cubes_used = self._visible(user_id, cube_ids, None).cube_ids
         return self._models.chat(query, hits, cubes_used, max_new_tokens, use_artifacts)
 
+    # --- the scheduler ------------------------------------------------------------------------
+
+    def flush_access(self) -> int:
+        """Append buffered access signals now; returns how many (memory, user) pairs."""
+        return self._access.flush() if self._access is not None else 0
+
+    def scheduler(self):
+        """The MemScheduler of this log (created on first use, with this MOS's clock)."""
+        from mos.scheduler import MemScheduler, SchedulerConfig, load_config
+
+        with self._lock:
+            if self._scheduler is None:
+                config = self._scheduler_config
+                if not isinstance(config, SchedulerConfig):
+                    config = load_config(config)
+                self._scheduler = MemScheduler(self.log, config, clock=self._clock)
+            return self._scheduler
+
+    def run_scheduler(self, now: int | None = None, build_artifacts: bool = False):
+        """One scheduler tick: flush access signals, decide, append the decisions; then
+        (optionally) let the model runtime build / drop the artifacts they imply."""
+        self.flush_access()
+        report = self.scheduler().run_once(now)
+        self.sync()
+        if build_artifacts and self._models.has_local_model:
+            self.build_artifacts()
+        return report
+
+    def start_scheduler(self, interval_s: float = 60.0, build_artifacts: bool = True) -> None:
+        """Run the scheduler every `interval_s` seconds on a background thread (embedded
+        backend; on Kafka the Faust worker runs it). Stopped by `stop_scheduler` / `close`."""
+        if self._scheduler_thread is not None:
+            return
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval_s):
+                try:
+                    self.run_scheduler(build_artifacts=build_artifacts)
+                except Exception:  # a failed tick is retried on the next one; never kill the app
+                    logging.getLogger(__name__).exception("scheduler tick failed")
+
+        thread = threading.Thread(target=loop, name="mos-scheduler", daemon=True)
+        self._scheduler_thread = (thread, stop)
+        thread.start()
+
+    def stop_scheduler(self) -> None:
+        if self._scheduler_thread is not None:
+            thread, stop = self._scheduler_thread
+            stop.set()
+            thread.join()
+            self._scheduler_thread = None
+
+    def explain(self, memory_id: str, user_id: str):
+        """Why the memory is in its current state and tiers, from the log (`Explanation`)."""
+        from mos.scheduler.explain import explain
+
+        self._memory(memory_id, user_id, "reader")
+        events = self.log.read_stream(memory_key(memory_id))
+        cube_id = events[0].cube_id
+        return explain(events, self.log.read_stream(access_key(memory_id)),
+                       self.log.read_stream(artifacts_key(cube_id)))
+
     # --- maintenance ----------------------------------------------------------------------
 
     def replay(self, progress: Callable[[int, int], None] | None = None) -> ReplayReport:
@@ -379,7 +479,11 @@ class MOS:
         return ReplayReport(events, time.perf_counter() - started)
 
     def close(self) -> None:
-        self._backend.close()
+        self.stop_scheduler()
+        try:
+            self.flush_access()
+        finally:
+            self._backend.close()
 
     def __enter__(self) -> "MOS":
         return self

@@ -99,6 +99,7 @@ class MemoriesMerged(MemoryEvent):
 
     target_memory_id: str
     source_memory_ids: tuple[str, ...] = field(default=())
+    reason: str | None = None
     type_name: ClassVar[str] = "MemoriesMerged"
 
 

@@ -173,7 +173,7 @@ def demote(memory: Memory, ctx: CommandContext, target: str, reason: str | None 
 
 
 def merge(sources: list[Memory], ctx: CommandContext, target_id: str,
-          content: MemoryContentValues) -> list[Event]:
+          content: MemoryContentValues, reason: str | None = None) -> list[Event]:
     """Merge ≥2 active memories of one cube into a new target memory.
 
     Returns the target's `MemoryCreated` (with `derived_from` = sources) followed by one
@@ -191,7 +191,8 @@ def merge(sources: list[Memory], ctx: CommandContext, target_id: str,
     created = create(ctx, target_id, sources[0].cube_id, content, derived_from=source_ids)
     merged_ctx = ctx.caused_by(created.event_id)
     return [created] + [
-        MemoriesMerged(**_memory_envelope(m, merged_ctx), target_memory_id=target_id, source_memory_ids=source_ids)
+        MemoriesMerged(**_memory_envelope(m, merged_ctx), target_memory_id=target_id, source_memory_ids=source_ids,
+                       reason=reason)
         for m in sources
     ]
 

@@ -115,3 +115,13 @@ def test_truncated_body_raises_decode_error():
     payload = codec.encode(sample_event(MemoryCreated))
     with pytest.raises(DecodeError, match="corrupt"):
         codec.decode(payload[:-20])
+
+
+def test_merges_written_before_reason_existed_still_decode():
+    """MemoriesMerged v1 (no `reason`) is kept in schemas/history/: its events read as reason=None."""
+    v1 = json.loads((schema_directory() / "history" / "MemoriesMerged.v1.avsc").read_text())
+    record = {"event_id": "e-1", "stream_key": "memory:m-1", "version": 2, "occurred_at": 1_700_000_000_000,
+              "provenance": {"actor": "alice", "source_app": "old-app", "causation_id": None, "correlation_id": None},
+              "memory_id": "m-1", "cube_id": "c-1", "target_memory_id": "m-9", "source_memory_ids": ["m-1", "m-2"]}
+    event = AvroEventCodec.from_directory().decode(AvroEventCodec.encode_with(v1, record))
+    assert event.type_name == "MemoriesMerged" and event.reason is None and event.target_memory_id == "m-9"
