@@ -86,24 +86,31 @@ class SchedulerConfig:
 def _validate(config: SchedulerConfig) -> None:
     a, p, m, r = config.activation, config.parametric, config.merge, config.archive
     checks = [
-        ("activation.half_life_hours", a.half_life_hours, a.half_life_hours > 0, "> 0"),
-        ("activation.min_heat", a.min_heat, a.min_heat > 0, "> 0"),
-        ("activation.stable_for_hours", a.stable_for_hours, a.stable_for_hours >= 0, ">= 0"),
-        ("activation.demote_below", a.demote_below, 0 <= a.demote_below < a.min_heat, "in [0, min_heat)"),
-        ("activation.max_memories_per_cube", a.max_memories_per_cube, a.max_memories_per_cube >= 1, ">= 1"),
-        ("parametric.half_life_days", p.half_life_days, p.half_life_days > 0, "> 0"),
-        ("parametric.min_heat", p.min_heat, p.min_heat > 0, "> 0"),
-        ("parametric.hot_for_days", p.hot_for_days, p.hot_for_days >= 0, ">= 0"),
-        ("parametric.demote_below", p.demote_below, 0 <= p.demote_below < p.min_heat, "in [0, min_heat)"),
-        ("parametric.max_memories_per_cube", p.max_memories_per_cube, p.max_memories_per_cube >= 1, ">= 1"),
-        ("merge.min_similarity", m.min_similarity, 0 < m.min_similarity <= 1, "in (0, 1]"),
-        ("merge.min_text_overlap", m.min_text_overlap, 0 <= m.min_text_overlap <= 1, "in [0, 1]"),
-        ("archive.ttl_days", r.ttl_days, r.ttl_days > 0, "> 0"),
+        ("activation.half_life_hours", a.half_life_hours, lambda v: v > 0, "> 0"),
+        ("activation.min_heat", a.min_heat, lambda v: v > 0, "> 0"),
+        ("activation.stable_for_hours", a.stable_for_hours, lambda v: v >= 0, ">= 0"),
+        ("activation.demote_below", a.demote_below, lambda v: 0 <= v < a.min_heat, "in [0, min_heat)"),
+        ("activation.max_memories_per_cube", a.max_memories_per_cube, lambda v: v >= 1, ">= 1"),
+        ("parametric.half_life_days", p.half_life_days, lambda v: v > 0, "> 0"),
+        ("parametric.min_heat", p.min_heat, lambda v: v > 0, "> 0"),
+        ("parametric.hot_for_days", p.hot_for_days, lambda v: v >= 0, ">= 0"),
+        ("parametric.demote_below", p.demote_below, lambda v: 0 <= v < p.min_heat, "in [0, min_heat)"),
+        ("parametric.max_memories_per_cube", p.max_memories_per_cube, lambda v: v >= 1, ">= 1"),
+        ("merge.min_similarity", m.min_similarity, lambda v: 0 < v <= 1, "in (0, 1]"),
+        ("merge.min_text_overlap", m.min_text_overlap, lambda v: 0 <= v <= 1, "in [0, 1]"),
+        ("archive.ttl_days", r.ttl_days, lambda v: v > 0, "> 0"),
     ]
-    checks += [(f"archive.ttl_days_by_cube[{cube!r}]", ttl, _number(ttl) and ttl > 0, "> 0")
+    checks += [(f"archive.ttl_days_by_cube[{cube!r}]", ttl, lambda v: v > 0, "> 0")
                for cube, ttl in r.ttl_days_by_cube.items()]
-    for name, value, ok, rule in checks:
-        if isinstance(value, bool) or not _number(value) or not ok:
+    for name, value, in_range, rule in checks:  # type first: a range check on a string would crash
+        if not _number(value):
+            raise InvalidInput(f"scheduler config: {name} must be a number {rule}, got {value!r}")
+    for name, value, in_range, rule in checks:
+        try:
+            ok = in_range(value)
+        except TypeError:  # a bound (e.g. min_heat) is itself not a number; reported by its own check
+            ok = False
+        if not ok:
             raise InvalidInput(f"scheduler config: {name} must be {rule}, got {value!r}")
 
 
