@@ -60,6 +60,8 @@ class PipelineSettings:
     batch_size: int = 500
     batch_seconds: float = 0.2
     runtime_poll_seconds: float = 5.0
+    scheduler_interval_seconds: float = 60.0  # 0 turns the worker's scheduler off
+    scheduler_config: str | None = None  # a policy TOML file
 
     @classmethod
     def isolated(cls, endpoints, name: str, **overrides) -> "PipelineSettings":
@@ -80,7 +82,8 @@ class PipelineSettings:
     @classmethod
     def from_env(cls) -> "PipelineSettings":
         """MOS_KAFKA_BOOTSTRAP, MOS_ES_URL, MOS_NEO4J_URI, MOS_TOPIC, MOS_ES_INDEX,
-        MOS_NEO4J_NAMESPACE, MOS_FAUST_APP_ID, MOS_EMBEDDING_DIMENSION, MOS_RUNTIME_POLL_SECONDS."""
+        MOS_NEO4J_NAMESPACE, MOS_FAUST_APP_ID, MOS_EMBEDDING_DIMENSION, MOS_RUNTIME_POLL_SECONDS,
+        MOS_SCHEDULER_INTERVAL_SECONDS, MOS_SCHEDULER_CONFIG."""
         env = os.environ
         topic = env.get("MOS_TOPIC", cls.events_topic)
         return cls(
@@ -95,4 +98,7 @@ class PipelineSettings:
             faust_app_id=env.get("MOS_FAUST_APP_ID", cls.faust_app_id),
             embedding_dimension=int(env.get("MOS_EMBEDDING_DIMENSION", cls.embedding_dimension)),
             runtime_poll_seconds=float(env.get("MOS_RUNTIME_POLL_SECONDS", cls.runtime_poll_seconds)),
+            scheduler_interval_seconds=float(env.get("MOS_SCHEDULER_INTERVAL_SECONDS",
+                                                     cls.scheduler_interval_seconds)),
+            scheduler_config=env.get("MOS_SCHEDULER_CONFIG") or None,
         )

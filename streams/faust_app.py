@@ -1,5 +1,5 @@
-"""The Faust projection app: one agent per read model, the promotions feed, and the model
-runtime (when MOS_MODEL names a local model).
+"""The Faust projection app: one agent per read model, the promotions feed, the MemScheduler
+(a timer), and the model runtime (when MOS_MODEL names a local model).
 
     python -m streams.faust_app worker -l info      # runs every agent
 
@@ -37,10 +37,12 @@ def _records(events) -> list[RawRecord]:
 
 
 def create_app(settings: PipelineSettings | None = None,
-               targets: dict[str, Callable[[], object]] | None = None, model_runtime=None) -> faust.App:
+               targets: dict[str, Callable[[], object]] | None = None, model_runtime=None,
+               scheduler=None) -> faust.App:
     """Build the app; `targets` maps agent name → factory of its read-model adapter
     (default: Elasticsearch for `search`, Neo4j for `graph`, from `settings`);
-    `model_runtime` is an `ArtifactRuntime` that builds KV caches / adapters, or None."""
+    `model_runtime` is an `ArtifactRuntime` that builds KV caches / adapters, or None;
+    `scheduler` is a `MemScheduler` ticked every `settings.scheduler_interval_seconds`, or None."""
     settings = settings or PipelineSettings.from_env()
     install_read_committed()
     targets = targets if targets is not None else default_targets(settings)
@@ -97,7 +99,24 @@ def create_app(settings: PipelineSettings | None = None,
 
     if model_runtime is not None:
         install_model_runtime(app, promotions, model_runtime, settings.runtime_poll_seconds)
+    if scheduler is not None:
+        install_scheduler(app, scheduler, settings.scheduler_interval_seconds)
     return app
+
+
+def install_scheduler(app: faust.App, scheduler, interval_seconds: float) -> None:
+    """The MemScheduler as a timer: each tick folds the log and appends its decisions (the
+    promotions among them then wake the model runtime through the promotions feed)."""
+
+    @app.timer(interval=interval_seconds, name="mos.scheduler")
+    async def scheduler_tick():
+        try:
+            report = await asyncio.get_running_loop().run_in_executor(None, scheduler.run_once)
+        except Exception:  # a failed tick is retried on the next one; never kill the worker
+            log.exception("scheduler tick failed")
+            return
+        if report.decided:
+            log.info("scheduler decided %s", report.decided)
 
 
 def install_model_runtime(app: faust.App, promotions, runtime, poll_seconds: float) -> None:
@@ -144,10 +163,12 @@ def main() -> None:
     """Create every topic the worker reads or writes (Faust must not auto-create them with the
     wrong partition count), then run the Faust command line."""
     from model_runtime.worker import runtime_for_worker
+    from mos.scheduler.worker import scheduler_for_worker
 
     settings = PipelineSettings.from_env()
     asyncio.run(ensure_topics(settings.log_config(), extra=(settings.promotions_topic,)))
-    create_app(settings, model_runtime=runtime_for_worker(settings)).main()
+    create_app(settings, model_runtime=runtime_for_worker(settings),
+               scheduler=scheduler_for_worker(settings)).main()
 
 
 if __name__ == "__main__":

@@ -232,3 +232,4 @@ if __name__ == "__main__":
 
 
 from mos.cli import model_commands  # noqa: E402,F401  (registers promote, artifacts, chat, runtime)
+from mos.cli import scheduler_commands  # noqa: E402,F401  (registers scheduler, explain)

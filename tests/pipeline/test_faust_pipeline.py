@@ -88,7 +88,7 @@ def produce_workload(mos: MOS, memories: int) -> None:
 
 
 def start_worker(settings: PipelineSettings, cwd: Path, **extra_env: str) -> subprocess.Popen:
-    env = {**os.environ, **extra_env, "MOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "MOS_ES_URL": settings.es_url,
+    env = {**os.environ, "MOS_DATA_DIR": str(cwd / "worker-data"), **extra_env, "MOS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "MOS_ES_URL": settings.es_url,
            "MOS_NEO4J_URI": settings.neo4j_uri, "MOS_TOPIC": settings.events_topic,
            "MOS_ES_INDEX": settings.es_index, "MOS_NEO4J_NAMESPACE": settings.neo4j_namespace,
            "MOS_FAUST_APP_ID": settings.faust_app_id, "MOS_EMBEDDING_DIMENSION": str(DIMENSION)}
