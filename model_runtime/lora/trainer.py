@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,16 @@ def mean_loss(model, examples: list[list[int]], pad_id: int) -> float:
     return total / max(tokens, 1)
 
 
+def _canonical_config(path: Path) -> None:
+    """peft writes `target_modules` from a Python set, so its order follows the process's
+    string-hash seed and the same adapter got different bytes in different processes. Sorted
+    keys and sorted set-valued lists make the file a function of the settings alone."""
+    config = json.loads(path.read_text())
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def train_adapter(loaded: LoadedModel, texts: Sequence[str], directory: Path,
                   settings: LoraSettings = LoraSettings(), progress: Progress | None = None) -> TrainingReport:
     """Train on a private copy of the model (the shared one is never modified) and save the
@@ -100,7 +111,7 @@ def train_adapter(loaded: LoadedModel, texts: Sequence[str], directory: Path,
     model.eval()
     loss_after = mean_loss(model, examples, pad_id)
     model.save_pretrained(str(directory))
-    for extra in ("README.md",):  # peft's model card embeds paths; the artifact is the weights
-        (directory / extra).unlink(missing_ok=True)
+    (directory / "README.md").unlink(missing_ok=True)  # peft's model card; the artifact is the weights
+    _canonical_config(directory / "adapter_config.json")
     return TrainingReport(len(examples), sum(len(e) for e in examples), total_steps,
                           time.perf_counter() - started, loss_before, loss_after)

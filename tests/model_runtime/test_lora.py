@@ -52,3 +52,30 @@ def test_empty_memory_set_is_rejected(tmp_path, tiny_model):
 def test_impossible_hyper_parameters_are_rejected_naming_the_field(field, value):
     with pytest.raises(InvalidInput, match=field):
         LoraSettings(**{field: value})
+
+
+TRAIN_IN_A_FRESH_PROCESS = """
+import hashlib, sys
+from pathlib import Path
+from model_runtime.lora import LoraSettings, train_adapter
+from model_runtime.models import load_causal_lm
+out = Path(sys.argv[2])
+train_adapter(load_causal_lm(sys.argv[1]), ["Alice lives in Lisbon.", "Bob runs marathons."], out, LoraSettings(epochs=1))
+print(" ".join(hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())))
+"""
+
+
+def test_adapters_are_byte_identical_across_processes_and_hash_seeds(tmp_path, tiny_model_dir):
+    """Replay happens in another process: nothing may depend on per-process state such as
+    Python's string-hash seed (peft writes target_modules from a set)."""
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for seed in ("1", "2"):
+        result = subprocess.run([sys.executable, "-c", TRAIN_IN_A_FRESH_PROCESS, str(tiny_model_dir),
+                                 str(tmp_path / seed)], env={**os.environ, "PYTHONHASHSEED": seed},
+                                capture_output=True, text=True, check=True)
+        digests.append(result.stdout.split())
+    assert len(digests[0]) == 2 and digests[0] == digests[1]
