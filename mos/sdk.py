@@ -406,6 +406,20 @@ class MOS:
 
     # --- the scheduler ------------------------------------------------------------------------
 
+    def record_access(self, memory_ids: Sequence[str], user_id: str) -> None:
+        """Count a use of memories the app got some other way than `search` / `chat` (e.g.
+        `get`, or its own cache): the same batched MemoryAccessed signal the scheduler reads."""
+        if isinstance(memory_ids, str) or not isinstance(memory_ids, Sequence):
+            raise InvalidInput("memory_ids must be a list of memory ids")
+        if self._access is None:
+            return
+        where = self._visible(user_id, None, {"state": ["active", "archived"]})
+        docs = self._backend.index.documents([validate_id(m, "memory_id") for m in memory_ids])
+        missing = [m for m in memory_ids if m not in docs or docs[m].cube_id not in where.cube_ids]
+        if missing:
+            raise NotFound(f"unknown memory {missing[0]!r}")
+        self._access.record(((m, docs[m].cube_id) for m in memory_ids), user_id)
+
     def flush_access(self) -> int:
         """Append buffered access signals now; returns how many (memory, user) pairs."""
         return self._access.flush() if self._access is not None else 0
