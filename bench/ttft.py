@@ -123,12 +123,12 @@ def measure_length(loaded, generator, store, turns, target: int, repeats: int, f
     q_ids = generator.encode(question, with_bos=False)
 
     # A cold start, per repeat: open() re-hashes every file against the manifest,
-    # load_kv_cache() maps the safetensors file and wraps its tensors in a DynamicCache, and
-    # the first generate() on that fresh cache pays for touching its pages (safetensors maps
-    # the file lazily). The file was just written, so it comes from the page cache; a read
-    # from a cold disk would add to this.
+    # load_kv_cache() maps the safetensors file and builds a DynamicCache from its tensors
+    # (which copies them), then the first generate() runs on that fresh cache. The file was
+    # just written, so it is read from the page cache; a cold disk would add to this. The
+    # first round is a warm-up and is not kept.
     open_s, load_s, first_s = [], [], []
-    for _ in range(repeats):
+    for _ in range(repeats + 1):
         began = time.perf_counter()
         verified = store.open(written.artifact_id)
         opened_at = time.perf_counter()
@@ -138,6 +138,7 @@ def measure_length(loaded, generator, store, turns, target: int, repeats: int, f
         first_s.append(time.perf_counter() - loaded_at)
         open_s.append(opened_at - began)
         load_s.append(loaded_at - opened_at)
+    open_s, load_s, first_s = open_s[1:], load_s[1:], first_s[1:]
     prefix = fresh
     assert prefix.cache.get_seq_length() == tokens == len(prefix.token_ids)
 
