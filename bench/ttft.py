@@ -93,6 +93,22 @@ def timed(fn, repeats: int) -> tuple[list[float], list[float], list]:
     return walls, cpus, results
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds all processes have spent busy since boot (Linux /proc/stat), or nan."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def ms(values) -> str:
     return " ".join(f"{v * 1000:.1f}" for v in values)
 
@@ -270,7 +286,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.lengths, args.repeats, args.full_repeats = [512], 1, 1
-    started = time.perf_counter()
+    started, busy_before, own_before = time.perf_counter(), busy_cpu_seconds(), own_cpu_seconds()
 
     import torch
 
@@ -344,11 +360,14 @@ def main() -> int:
         verdict = "met" if goal[0]["reduction_pct"] >= 95.0 else "NOT met"
         print(f"goal >= 95% TTFT reduction at 2k tokens: {goal[0]['reduction_pct']:.2f}% ({verdict})")
     total_s = time.perf_counter() - started
-    print(f"load average at end {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
-          f"total run {total_s:.0f} s")
+    others = (busy_cpu_seconds() - busy_before) - (own_cpu_seconds() - own_before)
+    print(f"load average at end {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; total run {total_s:.0f} s; "
+          f"other processes used {others:.0f} CPU-seconds meanwhile ({others / total_s:.2f} of the "
+          f"{os.cpu_count()} cores on average: they compete with the {THREADS} torch threads)")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "threads": THREADS, "preset": PRESET, "params": params,
                                          "question": QUESTION, "load_average": [load_before, load_after],
+                                         "other_processes_cpu_s": others, "total_s": total_s,
                                          "lengths": rows, "lora": lora}, indent=2))
         print(f"wrote {args.json}")
     return 0

@@ -49,35 +49,35 @@ def _build(mos) -> None:
               f"dropped {len(report.dropped)} artifact(s) {report.dropped}")
 
 
-@app.command()
-def promote(memory_ids: List[str], user: str = UserOpt, to: str = TierOpt,
-            reason: Optional[str] = typer.Option(None, "--reason"),
-            build: bool = typer.Option(True, "--build/--no-build", help="Build the artifacts now (needs MOS_MODEL)."),
-            data_dir: Optional[Path] = DataDir) -> None:
-    """Promote memories to activation or parametric memory (then build the cube's artifact)."""
+def _change_tier(change: str, memory_ids: List[str], user: str, tier: str, reason: Optional[str], build: bool,
+                 data_dir: Optional[Path]) -> None:
     def action():
         with open_mos(data_dir) as mos:
             _require_model(mos, build)
-            mos.promote(memory_ids, user, to, reason)
-            out.print(f"promoted {len(memory_ids)} memories to {to}")
+            getattr(mos, change)(memory_ids, user, tier, reason)
+            out.print(f"{change}d {len(memory_ids)} memories {'to' if change == 'promote' else 'from'} {tier}")
             if build:
                 _build(mos)
     run(action)
+
+
+BuildOpt = typer.Option(True, "--build/--no-build", help="Build / drop the artifacts now (needs MOS_MODEL).")
+
+
+@app.command()
+def promote(memory_ids: List[str], user: str = UserOpt, to: str = TierOpt,
+            reason: Optional[str] = typer.Option(None, "--reason"), build: bool = BuildOpt,
+            data_dir: Optional[Path] = DataDir) -> None:
+    """Promote memories to activation or parametric memory (then build the cube's artifact)."""
+    _change_tier("promote", memory_ids, user, to, reason, build, data_dir)
 
 
 @app.command()
 def demote(memory_ids: List[str], user: str = UserOpt, to: str = typer.Option("activation", "--from"),
-           reason: Optional[str] = typer.Option(None, "--reason"),
-           build: bool = typer.Option(True, "--build/--no-build"), data_dir: Optional[Path] = DataDir) -> None:
+           reason: Optional[str] = typer.Option(None, "--reason"), build: bool = BuildOpt,
+           data_dir: Optional[Path] = DataDir) -> None:
     """Take memories out of a tier (the cube's artifact is rebuilt or dropped)."""
-    def action():
-        with open_mos(data_dir) as mos:
-            _require_model(mos, build)
-            mos.demote(memory_ids, user, to, reason)
-            out.print(f"demoted {len(memory_ids)} memories from {to}")
-            if build:
-                _build(mos)
-    run(action)
+    _change_tier("demote", memory_ids, user, to, reason, build, data_dir)
 
 
 @app.command()

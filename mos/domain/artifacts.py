@@ -94,7 +94,9 @@ def _with(state: PromotionState, memory_id: str, memory: TrackedMemory) -> Promo
 
 
 @dataclass(frozen=True)
-class LiveArtifact:
+class BuiltArtifact:
+    """What the runtime knows about an artifact it has just written to the store."""
+
     artifact_id: str
     cube_id: str
     tier: str
@@ -106,6 +108,12 @@ class LiveArtifact:
     token_count: int
     source_memory_ids: tuple[str, ...]
     source_event_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LiveArtifact(BuiltArtifact):
+    """A built artifact as the log records it: plus the event that recorded it, and when."""
+
     built_by_event: str
     built_at: int
 
@@ -129,10 +137,8 @@ def evolve_registry(registry: ArtifactRegistry, event: Event) -> ArtifactRegistr
     live = dict(registry.live)
     group = (event.cube_id, event.tier)
     if isinstance(event, ArtifactBuilt):
-        live[group] = LiveArtifact(
-            event.artifact_id, event.cube_id, event.tier, event.kind, event.model_id, event.model_fingerprint,
-            event.manifest_hash, event.content_hash, event.token_count, event.source_memory_ids,
-            event.source_event_ids, event.event_id, event.occurred_at)
+        recorded = {name: getattr(event, name) for name in BuiltArtifact.__dataclass_fields__}
+        live[group] = LiveArtifact(**recorded, built_by_event=event.event_id, built_at=event.occurred_at)
     elif group in live and live[group].artifact_id == event.artifact_id:
         del live[group]
     return ArtifactRegistry(live, {**registry.stream_versions, event.cube_id: event.version})
@@ -143,23 +149,6 @@ def rebuild_registry(events: Iterable[Event]) -> ArtifactRegistry:
     for event in events:
         registry = evolve_registry(registry, event)
     return registry
-
-
-@dataclass(frozen=True)
-class BuiltArtifact:
-    """What the runtime knows about an artifact it has just written to the store."""
-
-    artifact_id: str
-    cube_id: str
-    tier: str
-    kind: str
-    model_id: str
-    model_fingerprint: str
-    manifest_hash: str
-    content_hash: str
-    token_count: int
-    source_memory_ids: tuple[str, ...]
-    source_event_ids: tuple[str, ...]
 
 
 def built(registry: ArtifactRegistry, ctx: CommandContext, artifact: BuiltArtifact) -> list[Event]:

@@ -24,7 +24,9 @@ DAY_MS = 24 * HOUR_MS
 @dataclass(frozen=True)
 class ActivationPolicy:
     """Promote to a KV cache when short heat ≥ `min_heat` and has stayed hot for
-    `stable_for_hours` (a stable hot set); demote when it falls below `demote_below`."""
+    `stable_for_hours` (a stable hot set); demote when it falls below `demote_below`. A cube
+    holds at most `max_memories_per_cube`; when full, a candidate `displace_ratio` times
+    hotter than the coldest member takes its place."""
 
     enabled: bool = True
     half_life_hours: float = 24.0
@@ -32,6 +34,7 @@ class ActivationPolicy:
     stable_for_hours: float = 1.0
     demote_below: float = 1.0
     max_memories_per_cube: int = 32
+    displace_ratio: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class ParametricPolicy:
     hot_for_days: float = 7.0
     demote_below: float = 4.0
     max_memories_per_cube: int = 256
+    displace_ratio: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,13 @@ def _validate(config: SchedulerConfig) -> None:
         ("activation.stable_for_hours", a.stable_for_hours, lambda v: v >= 0, ">= 0"),
         ("activation.demote_below", a.demote_below, lambda v: 0 <= v < a.min_heat, "in [0, min_heat)"),
         ("activation.max_memories_per_cube", a.max_memories_per_cube, lambda v: v >= 1, ">= 1"),
+        ("activation.displace_ratio", a.displace_ratio, lambda v: v > 1, "> 1"),
         ("parametric.half_life_days", p.half_life_days, lambda v: v > 0, "> 0"),
         ("parametric.min_heat", p.min_heat, lambda v: v > 0, "> 0"),
         ("parametric.hot_for_days", p.hot_for_days, lambda v: v >= 0, ">= 0"),
         ("parametric.demote_below", p.demote_below, lambda v: 0 <= v < p.min_heat, "in [0, min_heat)"),
         ("parametric.max_memories_per_cube", p.max_memories_per_cube, lambda v: v >= 1, ">= 1"),
+        ("parametric.displace_ratio", p.displace_ratio, lambda v: v > 1, "> 1"),
         ("merge.min_similarity", m.min_similarity, lambda v: 0 < v <= 1, "in (0, 1]"),
         ("merge.min_text_overlap", m.min_text_overlap, lambda v: 0 <= v <= 1, "in [0, 1]"),
         ("archive.ttl_days", r.ttl_days, lambda v: v > 0, "> 0"),

@@ -147,6 +147,8 @@ def archives(state: SchedulerState, now: int, merging: set[str]) -> list[Decisio
 
 
 def promotions(state: SchedulerState, now: int, demoted: list[Decision]) -> list[Decision]:
+    """Hottest candidates first, into free room; a full cube makes room by displacing its
+    coldest member when a candidate is `displace_ratio` times hotter (demote, then promote)."""
     a, p = state.config.activation, state.config.parametric
     leaving = {(d.memory_ids[0], d.tier) for d in demoted}
     out = []
@@ -156,21 +158,32 @@ def promotions(state: SchedulerState, now: int, demoted: list[Decision]) -> list
     ):
         if not policy.enabled:
             continue
-        held: dict[str, int] = {}
+        held: dict[str, list[tuple[float, str, MemoryStats]]] = {}
         candidates = []
         for memory_id, stats in state.memories.items():
             if tier in stats.tiers and (memory_id, tier) not in leaving:
-                held[stats.cube_id] = held.get(stats.cube_id, 0) + 1
+                held.setdefault(stats.cube_id, []).append((heat_of(stats, now), memory_id, stats))
                 continue
             if stats.state != "active" or tier in stats.tiers:
                 continue
             heat, since = heat_of(stats, now), since_of(stats)
             if heat >= policy.min_heat and since is not None and now - since >= window_ms:
                 candidates.append((stats.cube_id, -heat, memory_id, stats, heat, since))
+        for members in held.values():
+            members.sort(key=lambda m: (-m[0], m[1]))  # coldest last
         for cube_id, _, memory_id, stats, heat, since in sorted(candidates, key=lambda c: c[:3]):
-            if held.get(cube_id, 0) >= policy.max_memories_per_cube:
-                continue
-            held[cube_id] = held.get(cube_id, 0) + 1
+            members = held.setdefault(cube_id, [])
+            if len(members) >= policy.max_memories_per_cube:
+                coldest_heat, coldest_id, coldest = members[-1]
+                if heat < policy.displace_ratio * coldest_heat:
+                    continue
+                reason = _reason("demote-displaced", now, {"heat": coldest_heat, "displaced_by": memory_id,
+                                                           "displaced_by_heat": heat},
+                                 {"displace_ratio": policy.displace_ratio,
+                                  "max_memories_per_cube": policy.max_memories_per_cube}, coldest)
+                out.append(Decision("demote", cube_id, (coldest_id,), reason, tier, _last_access(coldest)))
+                members.pop()
+            members.insert(0, (heat, memory_id, stats))  # never displaced again in this tick
             hot_for = (now - since) / (HOUR_MS if tier == "activation" else DAY_MS)
             reason = _reason(f"promote-{tier}", now, {"heat": heat, window_name.replace("for", "so_far"): hot_for},
                              {"min_heat": policy.min_heat, window_name: getattr(policy, window_name),

@@ -1,0 +1,60 @@
+"""Focused policy behaviours: capacity, displacement, and what the scheduler leaves alone."""
+
+from __future__ import annotations
+
+import json
+
+from mos import MOS
+from mos.embedders.hashing import HashingEmbedder
+
+HOUR_MS = 3_600_000
+START = 1_767_225_600_000
+
+
+class Clock:
+    now = START
+
+    def __call__(self):
+        return self.now
+
+
+def _policies(mos, memory_id):
+    return [(type(e).__name__, json.loads(e.reason)["policy"]) for e in mos.history(memory_id, "alice")
+            if e.provenance.actor == "mos-scheduler"]
+
+
+def test_a_full_cube_makes_room_by_displacing_its_coldest_member(tmp_path):
+    clock = Clock()
+    config = {"activation": {"max_memories_per_cube": 2, "stable_for_hours": 0, "min_heat": 3.0,
+                             "demote_below": 0.1, "displace_ratio": 2.0}, "parametric": {"enabled": False}}
+    with MOS(tmp_path, embedder=HashingEmbedder(), clock=clock, scheduler_config=config) as mos:
+        mos.create_user("alice")
+        cube = mos.create_cube("notes", owner="alice")
+        warm, lukewarm, rising = mos.add_many([{"text": t} for t in ("warm", "lukewarm", "rising")], "alice", cube)
+        mos.record_access([warm] * 8 + [lukewarm] * 4, "alice")
+        assert mos.run_scheduler().decided == {"promote": 2}
+        clock.now += HOUR_MS
+        mos.record_access([rising] * 5, "alice")  # hotter than lukewarm, but not twice as hot
+        assert mos.run_scheduler().decided == {}
+        clock.now += HOUR_MS
+        mos.record_access([rising] * 6, "alice")  # now 11 > 2 x lukewarm's ~3.9
+        report = mos.run_scheduler()
+        assert report.decided == {"demote": 1, "promote": 1}
+        assert _policies(mos, lukewarm)[-1] == ("MemoryDemoted", "demote-displaced")
+        assert _policies(mos, rising) == [("MemoryPromoted", "promote-activation")]
+        assert _policies(mos, warm) == [("MemoryPromoted", "promote-activation")]
+        displaced = [e for e in mos.history(lukewarm, "alice") if type(e).__name__ == "MemoryDemoted"][0]
+        assert json.loads(displaced.reason)["measured"]["displaced_by"] == rising
+
+
+def test_without_signals_or_changes_the_scheduler_decides_nothing(tmp_path):
+    clock = Clock()
+    with MOS(tmp_path, embedder=HashingEmbedder(), clock=clock) as mos:
+        mos.create_user("alice")
+        cube = mos.create_cube("notes", owner="alice")
+        mos.add_many([{"text": f"note {i} about something else {i * 13}"} for i in range(20)], "alice", cube)
+        head = mos.log.head()
+        for hour in range(48):
+            clock.now = START + hour * HOUR_MS
+            assert mos.run_scheduler().decided == {}
+        assert mos.log.head() == head
