@@ -58,3 +58,25 @@ def test_without_signals_or_changes_the_scheduler_decides_nothing(tmp_path):
             clock.now = START + hour * HOUR_MS
             assert mos.run_scheduler().decided == {}
         assert mos.log.head() == head
+
+
+def test_the_background_scheduler_ticks_on_its_own_and_stops_with_close(tmp_path):
+    import time
+
+    clock = Clock()
+    mos = MOS(tmp_path, embedder=HashingEmbedder(), clock=clock, scheduler_config={"archive": {"ttl_days": 1}})
+    mos.create_user("alice")
+    cube = mos.create_cube("notes", owner="alice")
+    memory = mos.add("a note nobody will read", "alice", cube)
+    clock.now += 2 * 24 * HOUR_MS
+    mos.start_scheduler(interval_s=0.05, build_artifacts=False)
+    deadline = time.monotonic() + 10
+    while mos.get(memory, "alice").state != "archived" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    mos.close()
+    assert _policies_of(mos_dir=tmp_path, memory_id=memory) == [("MemoryArchived", "archive-ttl")]
+
+
+def _policies_of(mos_dir, memory_id):
+    with MOS(mos_dir, embedder=HashingEmbedder(), record_access=False) as reopened:
+        return _policies(reopened, memory_id)
