@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -33,6 +33,7 @@ from mos.domain.validation import (
 from mos.embedders.port import Embedder
 from mos.access import AccessRecorder
 from mos.model_memory import ChatResponse, ModelMemory, live_artifacts
+from mos.point_in_time import AsOf, PointInTime
 from mos.query_filters import parse_filters
 from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from mos.types import Hit, MemoryItem, provenance_of
@@ -90,6 +91,7 @@ class MOS:
         self._retriever = HybridRetriever(backend.index, backend.graph, embedder, retrieval)
         self._lock = threading.RLock()
         self._access = AccessRecorder(backend.log, clock, source_app) if record_access else None
+        self._point_in_time = PointInTime(backend.log, directory / "point-in-time", embedder.dimension)
         self._scheduler_config = scheduler_config
         self._scheduler = None
         self._scheduler_thread = None
@@ -272,15 +274,23 @@ class MOS:
     # --- memories: reads ------------------------------------------------------------------
 
     def get(self, memory_id: str, user_id: str, include_inactive: bool = True,
-            resolve_merged: bool = False) -> MemoryItem:
+            resolve_merged: bool = False, as_of: AsOf | None = None) -> MemoryItem:
         """`resolve_merged=True` follows a merged memory to the memory it was merged into
-        (transitively), which is where its content lives on."""
+        (transitively), which is where its content lives on. `as_of`: the memory as it was
+        then (see `search`); NotFound if it did not exist yet or its cube was not visible."""
         self._memory(memory_id, user_id, "reader")
         self.sync()
-        doc = self._backend.index.documents([memory_id]).get(memory_id)
+        index = self._backend.index
+        if as_of is not None:
+            models = self._state_as_of(as_of)
+            index = models.index
+            found = index.documents([memory_id]).get(memory_id)
+            if found is None or found.cube_id not in models.graph.cube_roles(user_id):
+                raise NotFound(f"unknown memory {memory_id!r} as of {as_of}")
+        doc = index.documents([memory_id]).get(memory_id)
         hops = 0
         while resolve_merged and doc is not None and doc.state == "merged" and doc.merged_into and hops < 100:
-            doc, hops = self._backend.index.documents([doc.merged_into]).get(doc.merged_into), hops + 1
+            doc, hops = index.documents([doc.merged_into]).get(doc.merged_into), hops + 1
         if doc is None or (not include_inactive and doc.state != "active"):
             raise NotFound(f"unknown memory {memory_id!r}")
         return MemoryItem.from_document(doc)
@@ -294,15 +304,26 @@ class MOS:
         return [MemoryItem.from_document(d) for d in self._backend.index.list_documents(where, limit, offset)]
 
     def search(self, query: str, user_id: str, cube_ids: Sequence[str] | None = None, top_k: int = 10,
-               filters: Mapping[str, Any] | None = None, retrieval: RetrievalConfig | None = None) -> list[Hit]:
-        """Hybrid search over the caller's cubes; `retrieval` overrides the recipe for this call."""
+               filters: Mapping[str, Any] | None = None, retrieval: RetrievalConfig | None = None,
+               as_of: AsOf | None = None) -> list[Hit]:
+        """Hybrid search over the caller's cubes; `retrieval` overrides the recipe for this call.
+        `as_of` (a timezone-aware datetime, or a log offset) answers from the state after the
+        events up to that point — only over cubes the caller could see then and can see now;
+        such audit reads record no access signal."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("query must be a non-empty string")
         if not isinstance(top_k, int) or not 1 <= top_k <= 1000:
             raise InvalidInput("top_k must be an integer between 1 and 1000")
         where = self._visible(user_id, cube_ids, filters)
-        results = self._retriever.retrieve(query, where, top_k, retrieval)
-        docs = self._resolve_merged(self._backend.index.documents([r.memory_id for r in results]), where)
+        index, retriever = self._backend.index, self._retriever
+        if as_of is not None:
+            models = self._state_as_of(as_of)
+            then = models.graph.cube_roles(user_id)
+            where = replace(where, cube_ids=tuple(c for c in where.cube_ids if c in then))
+            index, retriever = models.index, HybridRetriever(models.index, models.graph, self.embedder,
+                                                             self._retriever.config)
+        results = retriever.retrieve(query, where, top_k, retrieval)
+        docs = self._resolve_merged(index.documents([r.memory_id for r in results]), where, index)
         hits, seen = [], set()
         for r in results:
             d = docs.get(r.memory_id)
@@ -312,16 +333,20 @@ class MOS:
             expanded = r.expanded_from + ((f"{r.memory_id}:MERGED_INTO",) if d.memory_id != r.memory_id else ())
             hits.append(Hit(d.memory_id, d.text, r.score, d.cube_id, d.state, d.metadata, provenance_of(d), d.tags,
                             r.signals, expanded))
-        if self._access is not None and hits:
+        if self._access is not None and hits and as_of is None:
             self._access.record(((h.memory_id, h.cube_id) for h in hits), user_id)
         return hits
 
-    def _resolve_merged(self, docs: dict, where: SearchFilter) -> dict:
+    def _state_as_of(self, as_of: AsOf):
+        self.sync()
+        return self._point_in_time.at(self._point_in_time.offset_of(as_of, self._clock()))
+
+    def _resolve_merged(self, docs: dict, where: SearchFilter, index) -> dict:
         """A merged memory found by a search stands for its merge target (when visible)."""
         targets = {mid: d.merged_into for mid, d in docs.items() if d.state == "merged" and d.merged_into}
         if not targets:
             return docs
-        found = self._backend.index.documents(sorted(set(targets.values())))
+        found = index.documents(sorted(set(targets.values())))
         resolved = dict(docs)
         for memory_id, target in targets.items():
             doc = found.get(target)
@@ -497,6 +522,7 @@ class MOS:
         try:
             self.flush_access()
         finally:
+            self._point_in_time.close()
             self._backend.close()
 
     def __enter__(self) -> "MOS":
