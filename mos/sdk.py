@@ -181,6 +181,16 @@ class MOS:
             cube = self._cube(cube_id, user_id, "owner")
             self._commit([cubes.share_cube(cube, self._ctx(user_id), with_user, role)])
 
+    def revoke_cube(self, cube_id: str, user_id: str, from_user: str, reason: str | None = None) -> None:
+        """`user_id` (the owner) takes `from_user`'s role away; every read path stops returning
+        the cube's memories to `from_user` from this event on (history stays in the log)."""
+        validate_id(from_user, "from_user")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
+            raise InvalidInput("reason must be a string of at most 2000 characters")
+        with self._lock:
+            cube = self._cube(cube_id, user_id, "owner")
+            self._commit([cubes.revoke_access(cube, self._ctx(user_id), from_user, reason)])
+
     def cubes(self, user_id: str) -> dict[str, str]:
         """cube_id -> role for every cube `user_id` can access."""
         self._require_user(user_id)

@@ -15,6 +15,7 @@ from functools import singledispatch
 
 from mos.domain.events import (
     CubeCreated,
+    CubeAccessRevoked,
     CubeShared,
     Event,
     MemoriesMerged,
@@ -77,6 +78,11 @@ def _cube(event: CubeCreated) -> list[GraphWrite]:
 @project_graph.register
 def _shared(event: CubeShared) -> list[GraphWrite]:
     return [UpsertEdge("HAS_ROLE", user_key(event.with_user), cube_key(event.cube_id), role=event.role)]
+
+
+@project_graph.register
+def _revoked(event: CubeAccessRevoked) -> list[GraphWrite]:
+    return [RemoveEdges("HAS_ROLE", user_key(event.from_user), cube_key(event.cube_id))]
 
 
 @project_graph.register

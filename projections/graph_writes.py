@@ -34,10 +34,12 @@ class UpsertEdge:
 
 @dataclass(frozen=True)
 class RemoveEdges:
-    """Drop every edge of `kind` leaving `source` (e.g. stale MENTIONS after an update)."""
+    """Drop every edge of `kind` leaving `source` (e.g. stale MENTIONS after an update), or
+    only the one to `target` when given (e.g. a revoked HAS_ROLE)."""
 
     kind: str
     source: str
+    target: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from mos.domain.commands import CommandContext
-from mos.domain.errors import AccessDenied, InvalidInput
-from mos.domain.events import CubeCreated, CubeShared, Event, UserCreated, cube_key, user_key
+from mos.domain.errors import AccessDenied, InvalidInput, InvalidTransition
+from mos.domain.events import CubeAccessRevoked, CubeCreated, CubeShared, Event, UserCreated, cube_key, user_key
 
 ROLES = ("owner", "writer", "reader")
 _RANK = {"reader": 1, "writer": 2, "owner": 3}
@@ -41,6 +41,9 @@ def evolve_cube(cube: Cube | None, event: Event) -> Cube:
         raise ValueError(f"{event.type_name} before CubeCreated on {event.stream_key}")
     if isinstance(event, CubeShared):
         return replace(cube, version=event.version, roles={**cube.roles, event.with_user: event.role})
+    if isinstance(event, CubeAccessRevoked):
+        return replace(cube, version=event.version,
+                       roles={user: role for user, role in cube.roles.items() if user != event.from_user})
     return replace(cube, version=event.version)
 
 
@@ -69,3 +72,16 @@ def share_cube(cube: Cube, ctx: CommandContext, with_user: str, role: str) -> Cu
         raise InvalidInput(f"user {with_user!r} already owns cube {cube.cube_id}")
     return CubeShared(**ctx.envelope(cube_key(cube.cube_id), cube.version + 1),
                       cube_id=cube.cube_id, with_user=with_user, role=role)
+
+
+def revoke_access(cube: Cube, ctx: CommandContext, from_user: str, reason: str | None = None) -> CubeAccessRevoked:
+    """Only the owner revokes; the owner's own role cannot be revoked, and a user without a
+    role has nothing to revoke."""
+    if not cube.can(ctx.actor, "owner"):
+        raise AccessDenied(f"user {ctx.actor!r} is not the owner of cube {cube.cube_id}")
+    if from_user == cube.owner:
+        raise InvalidInput(f"user {from_user!r} owns cube {cube.cube_id}; an owner's role cannot be revoked")
+    if cube.role_of(from_user) is None:
+        raise InvalidTransition(f"user {from_user!r} has no role on cube {cube.cube_id} to revoke")
+    return CubeAccessRevoked(**ctx.envelope(cube_key(cube.cube_id), cube.version + 1),
+                             cube_id=cube.cube_id, from_user=from_user, reason=reason)

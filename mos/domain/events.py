@@ -59,6 +59,17 @@ class CubeShared(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CubeAccessRevoked(Event):
+    """The owner took `from_user`'s role on the cube away; from this event on, no read path
+    returns the cube's memories to that user."""
+
+    cube_id: str
+    from_user: str
+    reason: str | None = None
+    type_name: ClassVar[str] = "CubeAccessRevoked"
+
+
+@dataclass(frozen=True, kw_only=True)
 class MemoryEvent(Event):
     """Any event about one memory; `cube_id` lets consumers route without a lookup."""
 
@@ -181,6 +192,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         UserCreated,
         CubeCreated,
         CubeShared,
+        CubeAccessRevoked,
         MemoryCreated,
         MemoryUpdated,
         MemoriesMerged,

@@ -75,7 +75,8 @@ class SqliteGraphStore:
             tx.execute("INSERT INTO edges VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET role = excluded.role",
                        (write.kind, write.source, write.target, write.role))
         elif isinstance(write, RemoveEdges):
-            tx.execute("DELETE FROM edges WHERE kind = ? AND source = ?", (write.kind, write.source))
+            tx.execute("DELETE FROM edges WHERE kind = ? AND source = ? AND (? IS NULL OR target = ?)",
+                       (write.kind, write.source, write.target, write.target))
         elif isinstance(write, AppendToSession):
             if tx.execute("SELECT 1 FROM session_members WHERE node_id = ?", (write.node_id,)).fetchone():
                 return  # appended once already: a re-delivered append must not relink it

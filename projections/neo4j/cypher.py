@@ -67,7 +67,8 @@ CALL (op) {
   }
   CALL (op) {
     WITH * WHERE op.t = 'RemoveEdges'
-    MATCH (:MosNode {namespace: $ns, node_id: op.source})-[r:$(op.kind)]->()
+    MATCH (:MosNode {namespace: $ns, node_id: op.source})-[r:$(op.kind)]->(b)
+    WHERE op.target IS NULL OR b.node_id = op.target
     DELETE r
   }
   CALL (op) {
