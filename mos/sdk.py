@@ -380,6 +380,14 @@ class MOS:
             chosen = tuple(dict.fromkeys(cube_ids))
         return parse_filters(chosen, filters)
 
+    def audit(self, memory_id: str, user_id: str, include_accesses: bool = False):
+        """The memory's full lineage from the log (`mos.audit.Lineage`): every event of it, of
+        the memories merged into it or it into, and of the artifacts built from them."""
+        from mos.audit import lineage
+
+        self._memory(memory_id, user_id, "reader")
+        return lineage(self.log, memory_id, include_accesses)
+
     def history(self, memory_id: str, user_id: str) -> list[Event]:
         """Every event of the memory, oldest first (the audit trail of one memory)."""
         self._memory(memory_id, user_id, "reader")

@@ -1,4 +1,4 @@
-"""`mos scheduler run` and `mos explain`: the MemScheduler from the command line.
+"""`mos scheduler run`, `mos explain` and `mos audit`: why memories are where they are.
 
 Registered on the main app by `mos.cli.app`.
 """
@@ -61,4 +61,30 @@ def explain(memory_id: str, user: str = UserOpt, as_json: bool = typer.Option(Fa
             return
         for line in explanation.lines:
             out.print(line, highlight=False, soft_wrap=True)
+    run(action)
+
+
+@app.command()
+def audit(memory_id: str, user: str = UserOpt, graph: Optional[Path] = typer.Option(
+              None, "--graph", help="Also write the lineage as an SVG picture to this file."),
+          accesses: bool = typer.Option(False, "--accesses", help="Include access events."),
+          as_json: bool = typer.Option(False, "--json"), data_dir: Optional[Path] = DataDir) -> None:
+    """Full lineage of a memory: events, actors, merges, and the KV caches / adapters built from it."""
+    from dataclasses import asdict
+
+    from mos.audit import lines, render_svg
+
+    def action():
+        with open_mos(data_dir) as mos:
+            found = mos.audit(memory_id, user, accesses)
+        if graph is not None:
+            graph.write_text(render_svg(found))
+        if as_json:
+            out.print_json(json.dumps({"root": found.root, "memories": found.memories, "artifacts": found.artifacts,
+                                       "edges": found.edges, "steps": [asdict(s) for s in found.steps]}))
+            return
+        for line in lines(found):
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+        if graph is not None:
+            out.print(f"lineage picture: {graph}")
     run(action)
