@@ -9,7 +9,6 @@ its own writes, including writes made by another process on the same data direct
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 import uuid
@@ -22,7 +21,7 @@ from mos.domain import cube as cubes
 from mos.domain import memory as memories
 from mos.domain.commands import CommandContext, wall_clock_ms
 from mos.domain.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
-from mos.domain.events import Event, access_key, artifacts_key, cube_key, memory_key, user_key
+from mos.domain.events import Event, cube_key, memory_key, user_key
 from mos.domain.validation import (
     MAX_BATCH_ITEMS,
     canonical_metadata_json,
@@ -32,7 +31,9 @@ from mos.domain.validation import (
 )
 from mos.embedders.port import Embedder
 from mos.access import AccessRecorder
-from mos.model_memory import ChatResponse, ModelMemory, live_artifacts
+from mos.model_memory import ModelMemory
+from mos.sdk_scheduler import SchedulerMethods
+from mos.sdk_tiers import TierMethods
 from mos.point_in_time import AsOf, PointInTime
 from mos.query_filters import parse_filters
 from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
@@ -47,7 +48,7 @@ class ReplayReport:
     seconds: float
 
 
-class MOS:
+class MOS(TierMethods, SchedulerMethods):
     """A memory system over one backend.
 
     `backend="embedded"` (default): everything in `data_dir`. `backend="kafka"`: Kafka,
@@ -392,137 +393,6 @@ class MOS:
         """Every event of the memory, oldest first (the audit trail of one memory)."""
         self._memory(memory_id, user_id, "reader")
         return self.log.read_stream(memory_key(memory_id))
-
-    # --- activation and parametric memory ---------------------------------------------------
-
-    def promote(self, memory_ids: Sequence[str], user_id: str, target: str = "activation",
-                reason: str | None = None) -> None:
-        """Promote memories to `activation` (KV cache) or `parametric` (LoRA adapter) memory, in
-        one atomic append. The artifacts themselves are built by the model runtime
-        (`build_artifacts`, `mos runtime run`, or the Faust worker on the Kafka backend)."""
-        self._tier_change(memory_ids, user_id, target, reason, memories.promote)
-
-    def demote(self, memory_ids: Sequence[str], user_id: str, target: str = "activation",
-               reason: str | None = None) -> None:
-        """Take memories out of a tier; the runtime then rebuilds or drops the cube's artifact."""
-        self._tier_change(memory_ids, user_id, target, reason, memories.demote)
-
-    def _tier_change(self, memory_ids, user_id, target, reason, decide) -> None:
-        if isinstance(memory_ids, str) or not isinstance(memory_ids, Sequence) or not memory_ids:
-            raise InvalidInput("memory_ids must be a non-empty list of memory ids")
-        if len(set(memory_ids)) != len(memory_ids):
-            raise InvalidInput("memory_ids must not repeat an id")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-            raise InvalidInput("reason must be a string of at most 2000 characters")
-        with self._lock:
-            ctx = self._ctx(user_id)
-            events = [decide(self._memory(m, user_id, "writer"), ctx, target, reason) for m in memory_ids]
-            self._commit(events)
-
-    def build_artifacts(self, progress: Callable[[str, int, int], None] | None = None):
-        """Run the model runtime over the log up to its head (the embedded runner): build KV
-        caches / adapters for changed promoted sets, drop stale ones. Returns a RuntimeReport."""
-        return self._models.runtime().catch_up(progress)
-
-    def rebuild_artifacts(self, into: str | Path | None = None, progress=None):
-        """Rebuild every live artifact from the log and check it is byte-identical to what the
-        ArtifactBuilt events recorded; returns one `RebuiltArtifact` per artifact."""
-        from model_runtime.artifact_store import DirectoryArtifactStore
-
-        store = DirectoryArtifactStore(into) if into is not None else None
-        return self._models.runtime().rebuild(store, progress)
-
-    def artifacts(self, user_id: str, cube_ids: Sequence[str] | None = None):
-        """Live artifacts (`LiveArtifact`: id, tier, model, source memories and events) of the
-        caller's cubes."""
-        where = self._visible(user_id, cube_ids, None)
-        return live_artifacts(self.log, where.cube_ids)
-
-    def chat(self, query: str, user_id: str, cube_ids: Sequence[str] | None = None, top_k: int = 5,
-             max_new_tokens: int = 64, use_artifacts: bool = True) -> ChatResponse:
-        """Answer `query` with the caller's memories: retrieved plaintext memories go in the
-        prompt, and on a local model the best cube's KV cache is injected and its LoRA adapter
-        switched on. The response lists the memories and artifacts it used."""
-        hits = self.search(query, user_id, cube_ids, top_k)
-        cubes_used = self._visible(user_id, cube_ids, None).cube_ids
-        return self._models.chat(query, hits, cubes_used, max_new_tokens, use_artifacts)
-
-    # --- the scheduler ------------------------------------------------------------------------
-
-    def record_access(self, memory_ids: Sequence[str], user_id: str) -> None:
-        """Count a use of memories the app got some other way than `search` / `chat` (e.g.
-        `get`, or its own cache): the same batched MemoryAccessed signal the scheduler reads."""
-        if isinstance(memory_ids, str) or not isinstance(memory_ids, Sequence):
-            raise InvalidInput("memory_ids must be a list of memory ids")
-        if self._access is None:
-            return
-        where = self._visible(user_id, None, {"state": ["active", "archived"]})
-        docs = self._backend.index.documents([validate_id(m, "memory_id") for m in memory_ids])
-        missing = [m for m in memory_ids if m not in docs or docs[m].cube_id not in where.cube_ids]
-        if missing:
-            raise NotFound(f"unknown memory {missing[0]!r}")
-        self._access.record(((m, docs[m].cube_id) for m in memory_ids), user_id)
-
-    def flush_access(self) -> int:
-        """Append buffered access signals now; returns how many (memory, user) pairs."""
-        return self._access.flush() if self._access is not None else 0
-
-    def scheduler(self):
-        """The MemScheduler of this log (created on first use, with this MOS's clock)."""
-        from mos.scheduler import MemScheduler, SchedulerConfig, load_config
-
-        with self._lock:
-            if self._scheduler is None:
-                config = self._scheduler_config
-                if not isinstance(config, SchedulerConfig):
-                    config = load_config(config)
-                self._scheduler = MemScheduler(self.log, config, clock=self._clock)
-            return self._scheduler
-
-    def run_scheduler(self, now: int | None = None, build_artifacts: bool = False):
-        """One scheduler tick: flush access signals, decide, append the decisions; then
-        (optionally) let the model runtime build / drop the artifacts they imply."""
-        self.flush_access()
-        report = self.scheduler().run_once(now)
-        self.sync()
-        if build_artifacts and self._models.has_local_model:
-            self.build_artifacts()
-        return report
-
-    def start_scheduler(self, interval_s: float = 60.0, build_artifacts: bool = True) -> None:
-        """Run the scheduler every `interval_s` seconds on a background thread (embedded
-        backend; on Kafka the Faust worker runs it). Stopped by `stop_scheduler` / `close`."""
-        if self._scheduler_thread is not None:
-            return
-        stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.wait(interval_s):
-                try:
-                    self.run_scheduler(build_artifacts=build_artifacts)
-                except Exception:  # a failed tick is retried on the next one; never kill the app
-                    logging.getLogger(__name__).exception("scheduler tick failed")
-
-        thread = threading.Thread(target=loop, name="mos-scheduler", daemon=True)
-        self._scheduler_thread = (thread, stop)
-        thread.start()
-
-    def stop_scheduler(self) -> None:
-        if self._scheduler_thread is not None:
-            thread, stop = self._scheduler_thread
-            stop.set()
-            thread.join()
-            self._scheduler_thread = None
-
-    def explain(self, memory_id: str, user_id: str):
-        """Why the memory is in its current state and tiers, from the log (`Explanation`)."""
-        from mos.scheduler.explain import explain
-
-        self._memory(memory_id, user_id, "reader")
-        events = self.log.read_stream(memory_key(memory_id))
-        cube_id = events[0].cube_id
-        return explain(events, self.log.read_stream(access_key(memory_id)),
-                       self.log.read_stream(artifacts_key(cube_id)))
 
     # --- maintenance ----------------------------------------------------------------------
 

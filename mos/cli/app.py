@@ -233,3 +233,6 @@ if __name__ == "__main__":
 
 from mos.cli import model_commands  # noqa: E402,F401  (registers promote, artifacts, chat, runtime)
 from mos.cli import scheduler_commands  # noqa: E402,F401  (registers scheduler, explain)
+from mos.cli.mcp_command import mcp_command  # noqa: E402
+
+app.command("mcp")(mcp_command)
