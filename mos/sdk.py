@@ -26,6 +26,9 @@ from mos.domain.validation import (
     MAX_BATCH_ITEMS,
     canonical_metadata_json,
     validate_id,
+    require_utf8,
+    validate_page,
+    validate_reason,
     validate_tags,
     validate_text,
 )
@@ -165,8 +168,9 @@ class MOS(TierMethods, SchedulerMethods):
         return user_id
 
     def create_cube(self, name: str, owner: str, cube_id: str | None = None) -> str:
-        if not isinstance(name, str) or not name.strip() or len(name) > 200:
-            raise InvalidInput("cube name must be a non-empty string of at most 200 characters")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
+            raise InvalidInput("cube name must be a non-empty string of at most 200 characters, without NUL")
+        require_utf8(name, "cube name")
         self._require_user(owner)
         cube_id = validate_id(cube_id, "cube_id") if cube_id is not None else str(uuid.uuid4())
         with self._lock:
@@ -186,8 +190,7 @@ class MOS(TierMethods, SchedulerMethods):
         """`user_id` (the owner) takes `from_user`'s role away; every read path stops returning
         the cube's memories to `from_user` from this event on (history stays in the log)."""
         validate_id(from_user, "from_user")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-            raise InvalidInput("reason must be a string of at most 2000 characters")
+        validate_reason(reason)
         with self._lock:
             cube = self._cube(cube_id, user_id, "owner")
             self._commit([cubes.revoke_access(cube, self._ctx(user_id), from_user, reason)])
@@ -255,6 +258,7 @@ class MOS(TierMethods, SchedulerMethods):
         return self._transition(memory_id, user_id, memories.restore, reason, expected_version)
 
     def _transition(self, memory_id, user_id, decide, reason, expected_version) -> MemoryItem:
+        validate_reason(reason)
         with self._lock:
             memory = self._memory(memory_id, user_id, "writer")
             _check_expected(memory, expected_version)
@@ -310,8 +314,7 @@ class MOS(TierMethods, SchedulerMethods):
                 limit: int = 1000, offset: int = 0) -> list[MemoryItem]:
         where = self._visible(user_id, [cube_id] if cube_id else None,
                               {"state": ["active", "archived"] if include_archived else ["active"]})
-        if limit < 1 or offset < 0:
-            raise InvalidInput("limit must be >= 1 and offset >= 0")
+        limit, offset = validate_page(limit, offset)
         return [MemoryItem.from_document(d) for d in self._backend.index.list_documents(where, limit, offset)]
 
     def search(self, query: str, user_id: str, cube_ids: Sequence[str] | None = None, top_k: int = 10,

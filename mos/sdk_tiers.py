@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 from mos.domain import memory as memories
 from mos.domain.errors import InvalidInput
+from mos.domain.validation import validate_reason
 from mos.model_memory import ChatResponse, live_artifacts
 
 
@@ -32,8 +33,7 @@ class TierMethods:
             raise InvalidInput("memory_ids must be a non-empty list of memory ids")
         if len(set(memory_ids)) != len(memory_ids):
             raise InvalidInput("memory_ids must not repeat an id")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
-            raise InvalidInput("reason must be a string of at most 2000 characters")
+        validate_reason(reason)
         with self._lock:
             ctx = self._ctx(user_id)
             events = [decide(self._memory(m, user_id, "writer"), ctx, target, reason) for m in memory_ids]

@@ -236,3 +236,6 @@ from mos.cli import scheduler_commands  # noqa: E402,F401  (registers scheduler,
 from mos.cli.mcp_command import mcp_command  # noqa: E402
 
 app.command("mcp")(mcp_command)
+from mos.rest.cli import serve_command  # noqa: E402
+
+app.command("serve")(serve_command)

@@ -71,3 +71,31 @@ def test_bad_input_raises_a_specific_error_and_changes_nothing(mos, world, case)
     mos.sync()
     assert mos._backend.index.snapshot() == search_before
     assert mos._backend.graph.snapshot() == graph_before
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, c: m.add("tea \udc00", "alice", c), "unpaired surrogate"),
+    (lambda m, c: m.add("tea", "alice", c, tags=["ok", "bad\udc00"]), "unpaired surrogate"),
+    (lambda m, c: m.add("tea", "alice", c, metadata={"k\udc00": 1}), "unpaired surrogate"),
+    (lambda m, c: m.add("tea", "alice", c, tags=["nul\x00tag"]), "NUL"),
+    (lambda m, c: m.add("tea", "alice", c, metadata=_nested(40)), "nested more than 32"),
+    (lambda m, c: m.create_cube("bad \udc00 name", "alice"), "unpaired surrogate"),
+    (lambda m, c: m.search("tea", "alice", filters={"metadata": {'a\\\\': 1}}), "metadata filter keys"),
+    (lambda m, c: m.search("tea", "alice", filters={"metadata": {'a"b': 1}}), "metadata filter keys"),
+    (lambda m, c: m.get_all("alice", limit=2 ** 63), "limit must be"),
+    (lambda m, c: m.get_all("alice", offset=-1), "offset must be"),
+])
+def test_unencodable_hostile_or_oversized_input_is_a_clear_error_and_writes_nothing(mos, alice_cube, call, message):
+    """Found by fuzzing the REST API: these used to escape as UnicodeEncodeError, a SQLite JSON
+    path error, an OverflowError, or metadata that broke every later read."""
+    head = mos.log.head()
+    with pytest.raises(InvalidInput, match=message):
+        call(mos, alice_cube)
+    assert mos.log.head() == head
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth):
+        value = {"n": value}
+    return value
