@@ -44,3 +44,26 @@ def mos(request, tmp_path):
 def alice_cube(mos):
     mos.create_user("alice")
     return mos.create_cube("alice-notes", owner="alice")
+
+
+@pytest.fixture
+def mos_cli(tmp_path, monkeypatch):
+    """The `mos` command line on a fresh embedded data directory (hashing embedder), called
+    like the shell: `mos_cli("add", "text", "-u", "alice", ...)` returns stdout, and a non-zero
+    exit fails the test with the command's output. `mos_cli.invoke` returns the raw result,
+    for tests about failures."""
+    from typer.testing import CliRunner
+
+    from mos.cli.app import app
+
+    monkeypatch.setenv("MOS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MOS_EMBEDDER", "hashing")
+    runner = CliRunner()
+
+    def cli(*args: str) -> str:
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    cli.invoke = lambda *args: runner.invoke(app, list(args))
+    return cli

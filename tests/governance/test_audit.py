@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 
-from typer.testing import CliRunner
-
-from mos.cli.app import app
-from tests.model_runtime.conftest import FACTS, seed_memories  # noqa: F401 (fixtures below)
+from tests.model_runtime.conftest import seed_memories
 from tests.model_runtime.conftest import embedded_llm, tiny_model, tiny_model_dir  # noqa: F401
 
 
@@ -38,15 +35,8 @@ def test_lineage_of_a_merged_then_promoted_memory_lists_every_step(embedded_llm)
     assert all(s.actor and s.source_app and s.event_id for s in found.steps)
 
 
-def test_audit_cli_prints_the_steps_and_draws_the_lineage(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MOS_EMBEDDER", "hashing")
-    runner = CliRunner()
-
-    def cli(*args):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == 0, result.output
-        return result.stdout
+def test_audit_cli_prints_the_steps_and_draws_the_lineage(tmp_path, mos_cli):
+    cli = mos_cli
 
     cli("user", "create", "alice")
     cube = cli("cube", "create", "notes", "--owner", "alice").strip()
@@ -65,5 +55,5 @@ def test_audit_cli_prints_the_steps_and_draws_the_lineage(tmp_path, monkeypatch)
     assert first[:13] in texts and second[:13] in texts and target[:13] in texts and "merged into" in texts
     data = json.loads(cli("audit", first, "-u", "alice", "--json"))
     assert set(data["memories"]) == {first, second, target}
-    denied = runner.invoke(app, ["audit", first, "-u", "mallory"])
+    denied = mos_cli.invoke("audit", first, "-u", "mallory")
     assert denied.exit_code == 1 and "NotFound" in denied.stderr

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
 
-from mos.cli.app import app
-
-
-def test_promote_builds_lists_chats_and_rebuilds_from_the_cli(tmp_path, monkeypatch, tiny_model_dir):
-    monkeypatch.setenv("MOS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MOS_EMBEDDER", "hashing")
+def test_promote_builds_lists_chats_and_rebuilds_from_the_cli(tmp_path, monkeypatch, mos_cli, tiny_model_dir):
     monkeypatch.setenv("MOS_MODEL", str(tiny_model_dir))
-    runner = CliRunner()
-
-    def cli(*args):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == 0, result.output
-        return result.stdout
+    cli = mos_cli
 
     cli("user", "create", "alice")
     cube = cli("cube", "create", "notes", "--owner", "alice").strip()
@@ -34,17 +23,14 @@ def test_promote_builds_lists_chats_and_rebuilds_from_the_cli(tmp_path, monkeypa
     assert json.loads(cli("artifacts", "-u", "alice", "--json")) == []
 
 
-def test_promoting_without_a_model_is_one_clear_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MOS_EMBEDDER", "hashing")
+def test_promoting_without_a_model_is_one_clear_line(monkeypatch, mos_cli):
     monkeypatch.delenv("MOS_MODEL", raising=False)
-    runner = CliRunner()
-    runner.invoke(app, ["user", "create", "alice"])
-    cube = runner.invoke(app, ["cube", "create", "notes", "--owner", "alice"]).stdout.strip()
-    memory = runner.invoke(app, ["add", "Alice lives in Lisbon.", "-u", "alice", "-c", cube]).stdout.strip()
-    result = runner.invoke(app, ["promote", memory, "-u", "alice"])
+    mos_cli("user", "create", "alice")
+    cube = mos_cli("cube", "create", "notes", "--owner", "alice").strip()
+    memory = mos_cli("add", "Alice lives in Lisbon.", "-u", "alice", "-c", cube).strip()
+    result = mos_cli.invoke("promote", memory, "-u", "alice")
     assert result.exit_code == 1 and "no language model configured" in result.stderr
     assert "promoted" not in result.stdout
-    history = json.loads(runner.invoke(app, ["history", memory, "-u", "alice", "--json"]).stdout)
+    history = json.loads(mos_cli("history", memory, "-u", "alice", "--json"))
     assert [e["type"] for e in history] == ["MemoryCreated"]  # refused whole: nothing appended
-    assert runner.invoke(app, ["promote", memory, "-u", "alice", "--no-build"]).exit_code == 0
+    mos_cli("promote", memory, "-u", "alice", "--no-build")

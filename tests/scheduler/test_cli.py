@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
-
-from mos.cli.app import app
-
 DAY_MS = 86_400_000
 
 
-def test_scheduler_run_once_archives_unused_memories_and_explain_says_why(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MOS_EMBEDDER", "hashing")
-    runner = CliRunner()
-
-    def cli(*args):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
+def test_scheduler_run_once_archives_unused_memories_and_explain_says_why(tmp_path, mos_cli):
+    cli = mos_cli
     cli("user", "create", "alice")
     cube = cli("cube", "create", "notes", "--owner", "alice").strip()
     memory = cli("add", "Alice once owned a red bicycle.", "-u", "alice", "-c", cube).strip()
@@ -36,10 +24,8 @@ def test_scheduler_run_once_archives_unused_memories_and_explain_says_why(tmp_pa
     assert json.loads(cli("explain", memory, "-u", "alice", "--json"))["state"] == "archived"
 
 
-def test_an_impossible_policy_file_is_rejected_before_any_decision(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MOS_EMBEDDER", "hashing")
+def test_an_impossible_policy_file_is_rejected_before_any_decision(tmp_path, mos_cli):
     config = tmp_path / "policies.toml"
     config.write_text("[archive]\nttl_days = -3\n")
-    result = CliRunner().invoke(app, ["scheduler", "run", "--once", "--config", str(config)])
+    result = mos_cli.invoke("scheduler", "run", "--once", "--config", str(config))
     assert result.exit_code == 1 and "archive.ttl_days must be > 0, got -3" in result.stderr
