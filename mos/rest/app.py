@@ -13,6 +13,7 @@ its worker threadpool and the event loop never blocks on SQLite or an embedder.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, AsyncIterator
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
@@ -21,7 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic.json_schema import models_json_schema
 
-from mos.domain.errors import AlreadyExists
+from mos.domain.errors import AlreadyExists, InvalidInput
 from mos.rest.auth import TokenStore
 from mos.rest.body_limit import BodyLimitMiddleware
 from mos.rest.json_input import ID_PATTERN
@@ -115,6 +116,14 @@ def share_cube(mos: Sdk, user: Caller, cube_id: CubeId, body: ShareIn) -> ShareO
     return ShareOut(cube_id=cube_id, user_id=body.user_id, role=body.role)
 
 
+@v1.delete("/cubes/{cube_id}/shares/{user_id}", status_code=204, tags=["cubes"],
+           responses=_problems(400, 403, 404, 409))
+def revoke_share(mos: Sdk, user: Caller, cube_id: CubeId, user_id: CubeId) -> Response:
+    """Take a user's role on a cube the caller owns away (409 if they have none)."""
+    mos.revoke_cube(cube_id, user, user_id)
+    return Response(status_code=204)
+
+
 @v1.post("/cubes/{cube_id}/memories", response_model=AddMemoriesOut, status_code=201, tags=["memories"],
          responses=_problems(400, 403, 404, 409))
 def add_memories(mos: Sdk, user: Caller, cube_id: CubeId, body: AddMemoriesIn) -> AddMemoriesOut:
@@ -147,9 +156,20 @@ def merge_memories(mos: Sdk, user: Caller, body: MergeIn) -> MemoryOut:
 
 
 @v1.get("/memories/{memory_id}", response_model=MemoryOut, tags=["memories"], responses=_problems(400, 404))
-def get_memory(mos: Sdk, user: Caller, memory_id: MemoryId, resolve_merged: bool = False) -> MemoryOut:
+def get_memory(mos: Sdk, user: Caller, memory_id: MemoryId, resolve_merged: bool = False,
+               as_of: Annotated[str | None, Query(max_length=64, description="ISO-8601 timestamp with a "
+                                                  "timezone, or a log offset: the memory as it was then.")] = None
+               ) -> MemoryOut:
     """One memory with its state and provenance; `resolve_merged` follows merges to the survivor."""
-    return MemoryOut.of(mos.get(memory_id, user, resolve_merged=resolve_merged))
+    return MemoryOut.of(mos.get(memory_id, user, resolve_merged=resolve_merged, as_of=_as_of(as_of)))
+
+
+@v1.get("/memories/{memory_id}/audit", tags=["memories"], responses=_problems(400, 404))
+def audit_memory(mos: Sdk, user: Caller, memory_id: MemoryId) -> dict[str, Any]:
+    """The memory's full lineage from the log: every step, merges either way, artifacts built from it."""
+    found = mos.audit(memory_id, user)
+    return {"root": found.root, "memories": found.memories, "artifacts": found.artifacts,
+            "edges": [list(edge) for edge in found.edges], "steps": [vars(step) for step in found.steps]}
 
 
 @v1.patch("/memories/{memory_id}", response_model=MemoryOut, tags=["memories"],
@@ -197,7 +217,7 @@ def explain_memory(mos: Sdk, user: Caller, memory_id: MemoryId) -> ExplanationOu
 def search(mos: Sdk, user: Caller, body: SearchIn) -> SearchOut:
     """Hybrid search over the caller's cubes (or `cube_ids`)."""
     filters = body.filters.model_dump(exclude_none=True) if body.filters else None
-    hits = mos.search(body.query, user, body.cube_ids, body.top_k, filters)
+    hits = mos.search(body.query, user, body.cube_ids, body.top_k, filters, as_of=_as_of(body.as_of))
     return SearchOut(hits=[HitOut.of(h) for h in hits])
 
 
@@ -208,6 +228,19 @@ def chat(mos: Sdk, user: Caller, body: ChatIn) -> ChatOut:
     return ChatOut(answer=reply.answer, model=reply.model, memories=[HitOut.of(h) for h in reply.memories],
                    kv_cache=reply.kv_cache, adapter=reply.adapter, cached_memory_ids=list(reply.cached_memory_ids),
                    prompt_tokens=reply.prompt_tokens, cached_tokens=reply.cached_tokens)
+
+
+def _as_of(value: str | None):
+    """`as_of` as the SDK takes it: digits are a log offset, anything else an ISO timestamp."""
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"as_of must be an ISO-8601 timestamp with a timezone or a log offset, got {value!r}") \
+            from None
 
 
 # --- the application -----------------------------------------------------------------------

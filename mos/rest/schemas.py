@@ -184,6 +184,8 @@ class SearchIn(Request):
     cube_ids: list[Id] | None = Field(None, max_length=1000, description="Default: every cube you can read.")
     top_k: int = Field(10, ge=1, le=1000)
     filters: SearchFilters | None = None
+    as_of: str | None = Field(None, max_length=64, description="Answer from the state at this moment: an ISO-8601 "
+                              "timestamp with a timezone, or a log offset (digits).")
 
 
 class HitOut(BaseModel):

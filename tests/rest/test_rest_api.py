@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from tests.rest.conftest import ALICE, BOB, CAROL_EXPIRED
@@ -198,3 +200,31 @@ def test_a_body_that_does_not_match_the_schema_is_a_422_problem_listing_the_issu
     register(client, ALICE)
     response = client.post("/v1/search", headers={**ALICE, "content-type": content_type}, content=body)
     assert problem(response, 422)["errors"]
+
+
+def test_revoke_audit_and_point_in_time_over_http(client):
+    import time
+
+    register(client, ALICE)
+    register(client, BOB)
+    cube = new_cube(client, ALICE)
+    [memory] = client.post(f"/v1/cubes/{cube}/memories", headers=ALICE,
+                           json={"items": [{"text": "Alice hides the key under the blue pot"}]}).json()["memory_ids"]
+    time.sleep(0.01)
+    before_update = datetime.now(timezone.utc).isoformat()
+    time.sleep(0.01)
+    assert client.patch(f"/v1/memories/{memory}", headers=ALICE, json={"text": "Alice moved the key"}).status_code == 200
+    then = client.get(f"/v1/memories/{memory}", headers=ALICE, params={"as_of": before_update})
+    assert then.status_code == 200 and then.json()["text"] == "Alice hides the key under the blue pot"
+    found = client.post("/v1/search", headers=ALICE, json={"query": "blue pot", "as_of": before_update}).json()
+    assert [h["memory_id"] for h in found["hits"]] == [memory]
+    assert problem(client.post("/v1/search", headers=ALICE, json={"query": "key", "as_of": "2999-01-01T00:00:00+00:00"}),
+                   400)["detail"].endswith("is in the future")
+    assert problem(client.get(f"/v1/memories/{memory}", headers=ALICE, params={"as_of": "soon"}), 400)
+    steps = client.get(f"/v1/memories/{memory}/audit", headers=ALICE).json()["steps"]
+    assert [s["event_type"] for s in steps] == ["MemoryCreated", "MemoryUpdated"]
+    assert client.post(f"/v1/cubes/{cube}/shares", headers=ALICE, json={"user_id": "bob"}).status_code == 201
+    assert client.get(f"/v1/memories/{memory}", headers=BOB).status_code == 200
+    assert client.delete(f"/v1/cubes/{cube}/shares/bob", headers=ALICE).status_code == 204
+    assert problem(client.get(f"/v1/memories/{memory}", headers=BOB), 404)
+    assert problem(client.delete(f"/v1/cubes/{cube}/shares/bob", headers=ALICE), 409)
