@@ -22,7 +22,6 @@ from mos.domain.errors import InvalidInput
 from projections.embedded.sqlite_graph_store import SqliteGraphStore
 from projections.embedded.sqlite_search_index import SqliteSearchIndex
 from projections.graph_projection import project_graph
-from projections.runner import ProjectionRunner
 from projections.search_projection import project_search
 from streams.ports import EventLog
 
@@ -49,7 +48,8 @@ class PointInTime:
         self.snapshot_every = snapshot_every
         self.keep_open = keep_open
         self._open: OrderedDict[int, ReadModelsAt] = OrderedDict()
-        self._times: list[int] = []  # occurred_at of events 0.., read lazily, for time -> offset
+        self._times: list[int] = []  # running max of occurred_at, per event in log order
+        self._offsets: list[int] = []  # the offset of each of those events (Kafka's have gaps)
         self._lock = threading.Lock()
 
     def offset_of(self, as_of: AsOf, now_ms: int) -> int:
@@ -67,22 +67,22 @@ class PointInTime:
         moment = int(as_of.timestamp() * 1000)
         if moment > now_ms:
             raise InvalidInput(f"as_of {as_of.isoformat()} is in the future")
-        self._index_times(head)
+        self._index_times()
         if not self._times or moment < self._times[0]:
             raise InvalidInput(f"as_of {as_of.isoformat()} is before the first event of the log")
-        # events are appended in time order per writer; the prefix is every event up to the moment
-        return bisect.bisect_right(self._times, moment)
+        # the prefix is every event up to the moment; its end is just past the last one's offset
+        return self._offsets[bisect.bisect_right(self._times, moment) - 1] + 1
 
-    def _index_times(self, head: int) -> None:
-        while len(self._times) < head:
-            batch = list(self.log.read(len(self._times), limit=5000))
-            if not batch:
-                break
+    def _index_times(self) -> None:
+        start = self._offsets[-1] + 1 if self._offsets else 0
+        while batch := list(self.log.read(start, limit=5000)):
             # a later event with an earlier clock (another writer) must not end the prefix early
             floor = self._times[-1] if self._times else 0
             for recorded in batch:
                 floor = max(floor, recorded.event.occurred_at)
                 self._times.append(floor)
+                self._offsets.append(recorded.offset)
+            start = batch[-1].offset + 1
 
     def at(self, offset: int) -> ReadModelsAt:
         with self._lock:
@@ -108,15 +108,23 @@ class PointInTime:
             models = ReadModelsAt(position, SqliteSearchIndex(work / "search.db", self.dimension),
                                   SqliteGraphStore(work / "graph.db"))
             stop = min(offset, (position // self.snapshot_every + 1) * self.snapshot_every)
-            for name, project, target in (("search", project_search, models.index),
-                                          ("graph", project_graph, models.graph)):
-                ProjectionRunner(name, self.log, project, target).catch_up(max_events=stop - target.checkpoint())
+            for project, target in ((project_search, models.index), (project_graph, models.graph)):
+                self._advance(project, target, stop)
             position = stop
             if position == offset:
                 models.offset = offset
                 return models
             models.close()  # a snapshot boundary: keep a copy for later questions
             shutil.copytree(work, self.directory / f"snapshot-{position}", dirs_exist_ok=True)
+
+    def _advance(self, project, target, stop: int) -> None:
+        """Apply every event with an offset below `stop` (offsets may have gaps, e.g. Kafka's
+        transaction markers, so this counts offsets, not events)."""
+        while True:
+            batch = [r for r in self.log.read(target.checkpoint(), limit=1000) if r.offset < stop]
+            if not batch:
+                return
+            target.apply([write for r in batch for write in project(r.event)], batch[-1].offset + 1)
 
     def _nearest_snapshot(self, offset: int) -> int:
         taken = [int(p.name.split("-")[1]) for p in self.directory.glob("snapshot-*")] if self.directory.exists() else []

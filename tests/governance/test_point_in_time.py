@@ -123,3 +123,17 @@ def test_impossible_moments_are_a_clear_error(history, as_of, message):
     mos._clock.now = START + 5 * DAY_MS
     with pytest.raises(InvalidInput, match=message):
         mos.search("Alice", "alice", as_of=as_of)
+
+
+def test_as_of_a_log_offset_on_both_backends(mos, alice_cube):
+    """Kafka's offsets have gaps (transaction markers): an offset still means "every event
+    before it", on either log."""
+    memory = mos.add("Alice's bike is red", "alice", alice_cube)
+    mos.sync()
+    after_add = mos.log.head()
+    mos.update(memory, "alice", text="Alice's bike is green now")
+    mos.archive(memory, "alice")
+    assert mos.get(memory, "alice", as_of=after_add).text == "Alice's bike is red"
+    assert [h.memory_id for h in mos.search("bike", "alice", as_of=after_add)] == [memory]
+    assert mos.search("bike", "alice") == []  # archived now
+    assert mos.get(memory, "alice", as_of=mos.log.head()).state == "archived"
