@@ -234,7 +234,7 @@ def _as_of(value: str | None):
     """`as_of` as the SDK takes it: digits are a log offset, anything else an ISO timestamp."""
     if value is None:
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() also accepts '²', which int() refuses
         return int(value)
     try:
         return datetime.fromisoformat(value)

@@ -129,3 +129,9 @@ def test_a_metadata_filter_key_with_a_backslash_is_not_a_server_error(client):
                 json={"items": [{"text": "tea", "metadata": {"a\\": 1}}]})
     response = client.post("/v1/search", headers=ALICE, json={"query": "tea", "filters": {"metadata": {"a\\": 1}}})
     assert "metadata filter keys" in problem(response, 400)["detail"]  # was a 500 (a SQLite JSON path error)
+
+
+def test_as_of_with_non_ascii_digits_is_a_clear_400(client):
+    """Found by schemathesis: '²'.isdigit() is true but int('²') raises — it was a 500."""
+    register(client, ALICE)
+    assert problem(client.post("/v1/search", headers=ALICE, json={"query": "tea", "as_of": "²"}), 400)
