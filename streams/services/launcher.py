@@ -30,7 +30,7 @@ from streams.services.common import (
 from streams.services.elasticsearch_server import ElasticsearchServer
 from streams.services.kafka_server import KafkaServer
 from streams.services.neo4j_server import Neo4jServer
-from streams.services.processes import is_alive, read_pid, rss_mib, terminate, write_pid
+from streams.services.processes import exit_code, is_alive, read_pid, rss_mib, terminate, write_pid
 
 log = logging.getLogger(__name__)
 
@@ -113,20 +113,42 @@ def _start_one(server: Server, home: ServicesHome, fetch_lock) -> None:
         )
     server.install(home, fetch_lock)
     installed = time.monotonic()
-    log.info("starting %s %s; log %s", server.name, server.version, logfile)
-    pid = server.launch(home)
-    write_pid(pidfile, pid)
-    _await_health(server, pid, markers, logfile)
+    for attempt in range(1, _LAUNCH_ATTEMPTS + 1):
+        log.info("starting %s %s (attempt %d); log %s", server.name, server.version, attempt, logfile)
+        pid = server.launch(home)
+        write_pid(pidfile, pid)
+        try:
+            _await_health(server, pid, markers, logfile)
+            break
+        except _ExitedEarly as exited:
+            if attempt == _LAUNCH_ATTEMPTS:
+                raise
+            log.warning("%s exited while booting; launching it again. %s", server.name, exited)
+            pidfile.unlink(missing_ok=True)
     log.info("%s %s ready at %s (pid %s) in %.1f s (install %.1f s, boot %.1f s); log %s",
              server.name, server.version, server.endpoint, pid, time.monotonic() - began,
              installed - began, time.monotonic() - installed, logfile)
+
+
+_LAUNCH_ATTEMPTS = 2
+
+
+class _ExitedEarly(ServiceError):
+    """A server died while booting.
+
+    A fresh launch gets one more try: a predecessor killed a moment earlier can still hold
+    the data directory's lock or port, and a JVM can die of a transient resource shortage.
+    """
 
 
 def _await_health(server: Server, pid: int, markers: tuple[str, ...], logfile: Path) -> None:
     deadline = time.monotonic() + server.ready_timeout_s
     while True:
         if not is_alive(pid, markers):
-            raise failure(f"{server.name} (pid {pid}) exited before it became healthy", logfile)
+            code = exit_code(pid)
+            raise _ExitedEarly(str(failure(
+                f"{server.name} (pid {pid}) exited"
+                f"{'' if code is None else f' with code {code}'} before it became healthy", logfile)))
         if server.is_healthy():
             return
         if time.monotonic() >= deadline:

@@ -50,8 +50,11 @@ def is_alive(pid: int | None, markers: Sequence[str] = ()) -> bool:
     if not pid:
         return False
     child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        return False
+    if child is not None:
+        # Our own child: waitpid is exact, and its pid cannot be reused before we reap it.
+        # The command line is no evidence here: right after Popen returns, the kernel may
+        # not yet have filled in the new image's argv, and /proc/<pid>/cmdline reads empty.
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -68,6 +71,12 @@ def is_alive(pid: int | None, markers: Sequence[str] = ()) -> bool:
     except OSError:
         return False
     return all(marker in cmdline for marker in markers)
+
+
+def exit_code(pid: int) -> int | None:
+    """The exit code of a child this process spawned, once it is known to have exited."""
+    child = _children.get(pid)
+    return None if child is None or is_alive(pid) else child.returncode
 
 
 def rss_mib(pid: int | None) -> float | None:
