@@ -22,6 +22,7 @@ def runtime_for_worker(pipeline: PipelineSettings, settings: MosSettings | None 
     from model_runtime.models import load_causal_lm
     from model_runtime.runtime import ArtifactRuntime
     from streams.kafka.event_log import KafkaEventLog
+    from streams.keys import pipeline_codec
 
     settings = settings or MosSettings.from_env()
     if settings.model_dir is None:
@@ -29,7 +30,8 @@ def runtime_for_worker(pipeline: PipelineSettings, settings: MosSettings | None 
         return None
     artifacts = Path(settings.data_dir) / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
-    event_log = KafkaEventLog(pipeline.log_config(), cache_path=artifacts / "runtime-kafka-streams.db")
+    event_log = KafkaEventLog(pipeline.log_config(), cache_path=artifacts / "runtime-kafka-streams.db",
+                              codec=pipeline_codec(pipeline, settings.data_dir))
     model_dir = settings.model_dir
     return ArtifactRuntime(event_log, DirectoryArtifactStore(artifacts), lambda: load_causal_lm(model_dir),
                            artifacts / "runtime-state.json")

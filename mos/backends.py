@@ -18,7 +18,9 @@ from projections.graph_projection import project_graph
 from projections.ports import GraphStore, SearchIndex
 from projections.runner import ProjectionRunner
 from projections.search_projection import project_search
+from streams.avro_codec import AvroEventCodec
 from streams.embedded.sqlite_event_log import SqliteEventLog
+from streams.keys import ContentSealer, SqliteKeyStore
 from streams.ports import EventLog
 
 MANIFEST = "mos.json"
@@ -30,10 +32,17 @@ class Backend:
     index: SearchIndex
     graph: GraphStore
     runners: tuple[ProjectionRunner, ...]
+    sealer: ContentSealer | None = None  # None: content is written in the clear and cannot be erased
 
     def close(self) -> None:
-        for part in (self.log, self.index, self.graph):
-            part.close()
+        for part in (self.log, self.index, self.graph, self.sealer):
+            if part is not None:
+                part.close()
+
+
+def sealing_codec(keystore: Path) -> AvroEventCodec:
+    """The codec every MOS backend writes with: memory content sealed with per-memory keys."""
+    return AvroEventCodec.from_directory(sealer=ContentSealer(SqliteKeyStore(keystore)))
 
 
 def _check_manifest(data_dir: Path, embedder: Embedder) -> None:
@@ -52,17 +61,19 @@ def _check_manifest(data_dir: Path, embedder: Embedder) -> None:
 
 
 def open_embedded(data_dir: Path, embedder: Embedder, batch_size: int = 500) -> Backend:
-    """Everything in one directory: events.db (the log), search.db and graph.db (read models)."""
+    """Everything in one directory: events.db (the log), keys.db (data keys), search.db and
+    graph.db (read models)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(data_dir, embedder)
-    log = SqliteEventLog(data_dir / "events.db")
+    codec = sealing_codec(data_dir / "keys.db")
+    log = SqliteEventLog(data_dir / "events.db", codec)
     index = SqliteSearchIndex(data_dir / "search.db", embedder.dimension)
     graph = SqliteGraphStore(data_dir / "graph.db")
     runners = (
         ProjectionRunner("search", log, project_search, index, batch_size),
         ProjectionRunner("graph", log, project_graph, graph, batch_size),
     )
-    return Backend(log, index, graph, runners)
+    return Backend(log, index, graph, runners, codec.sealer)
 
 
 def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: int = 500,
@@ -72,7 +83,9 @@ def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: in
     The SDK still projects in-process before each read (read-your-writes); a Faust worker
     (`python -m streams.faust_app worker`) projecting into the same read models concurrently
     is safe: ES writes are version-guarded and Neo4j batches check the checkpoint.
-    `data_dir` holds only the rebuildable stream cache and the embedder manifest.
+    `data_dir` holds the rebuildable stream cache, the embedder manifest and, unless
+    `settings.keystore_path` (MOS_KEYSTORE) says otherwise, the data keys (keys.db), which
+    the Faust worker must share.
     `ephemeral` deletes the index and graph namespace on close (tests, benchmarks).
     """
     from mos.config import PipelineSettings
@@ -83,7 +96,8 @@ def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: in
     settings = settings or PipelineSettings.from_env()
     data_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(data_dir, embedder)
-    log = KafkaEventLog(settings.log_config(), cache_path=data_dir / "kafka-streams.db")
+    codec = sealing_codec(Path(settings.keystore_path) if settings.keystore_path else data_dir / "keys.db")
+    log = KafkaEventLog(settings.log_config(), cache_path=data_dir / "kafka-streams.db", codec=codec)
     index = ElasticsearchSearchIndex(settings.es_url, settings.es_index, embedder.dimension,
                                      delete_on_close=ephemeral)
     graph = Neo4jGraphStore(settings.neo4j_uri, namespace=settings.neo4j_namespace, drop_on_close=ephemeral)
@@ -91,4 +105,4 @@ def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: in
         ProjectionRunner("search", log, project_search, index, batch_size),
         ProjectionRunner("graph", log, project_graph, graph, batch_size),
     )
-    return Backend(log, index, graph, runners)
+    return Backend(log, index, graph, runners, codec.sealer)

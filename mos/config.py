@@ -62,6 +62,7 @@ class PipelineSettings:
     runtime_poll_seconds: float = 5.0
     scheduler_interval_seconds: float = 60.0  # 0 turns the worker's scheduler off
     scheduler_config: str | None = None  # a policy TOML file
+    keystore_path: str | None = None  # data keys of sealed memory content; default <data dir>/keys.db
 
     @classmethod
     def isolated(cls, endpoints, name: str, **overrides) -> "PipelineSettings":
@@ -83,7 +84,7 @@ class PipelineSettings:
     def from_env(cls) -> "PipelineSettings":
         """MOS_KAFKA_BOOTSTRAP, MOS_ES_URL, MOS_NEO4J_URI, MOS_TOPIC, MOS_ES_INDEX,
         MOS_NEO4J_NAMESPACE, MOS_FAUST_APP_ID, MOS_EMBEDDING_DIMENSION, MOS_RUNTIME_POLL_SECONDS,
-        MOS_SCHEDULER_INTERVAL_SECONDS, MOS_SCHEDULER_CONFIG."""
+        MOS_SCHEDULER_INTERVAL_SECONDS, MOS_SCHEDULER_CONFIG, MOS_KEYSTORE."""
         env = os.environ
         topic = env.get("MOS_TOPIC", cls.events_topic)
         return cls(
@@ -98,6 +99,7 @@ class PipelineSettings:
             faust_app_id=env.get("MOS_FAUST_APP_ID", cls.faust_app_id),
             embedding_dimension=int(env.get("MOS_EMBEDDING_DIMENSION", cls.embedding_dimension)),
             runtime_poll_seconds=float(env.get("MOS_RUNTIME_POLL_SECONDS", cls.runtime_poll_seconds)),
+            keystore_path=env.get("MOS_KEYSTORE") or None,
             scheduler_interval_seconds=float(env.get("MOS_SCHEDULER_INTERVAL_SECONDS",
                                                      cls.scheduler_interval_seconds)),
             scheduler_config=env.get("MOS_SCHEDULER_CONFIG") or None,

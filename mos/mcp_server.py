@@ -147,9 +147,9 @@ def _record(item: MemoryItem) -> MemoryRecord:
 
 
 def _history_entry(event: Event) -> HistoryEvent:
-    from streams.avro_codec import event_to_record
+    from mos.types import event_fields
 
-    fields = {k: v for k, v in event_to_record(event).items() if k not in _ENVELOPE}
+    fields = event_fields(event, _ENVELOPE)
     return {"type": event.type_name, "version": event.version, "occurred_at": _utc(event.occurred_at),
             "actor": event.provenance.actor, "source_app": event.provenance.source_app,
             "event_id": event.event_id, "fields": fields}

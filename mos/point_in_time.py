@@ -126,6 +126,14 @@ class PointInTime:
                 return
             target.apply([write for r in batch for write in project(r.event)], batch[-1].offset + 1)
 
+    def forget_snapshots(self) -> None:
+        """Drop every replayed copy and snapshot (after an erasure: they hold its content).
+        Later questions replay again, through the log, where the content is now sealed away."""
+        with self._lock:
+            while self._open:
+                self._open.popitem(last=False)[1].close()
+            shutil.rmtree(self.directory, ignore_errors=True)
+
     def _nearest_snapshot(self, offset: int) -> int:
         taken = [int(p.name.split("-")[1]) for p in self.directory.glob("snapshot-*")] if self.directory.exists() else []
         return max((s for s in taken if s <= offset), default=0)

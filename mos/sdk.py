@@ -35,6 +35,7 @@ from mos.domain.validation import (
 from mos.embedders.port import Embedder
 from mos.access import AccessRecorder
 from mos.model_memory import ModelMemory
+from mos.sdk_erasure import ErasureMethods
 from mos.sdk_scheduler import SchedulerMethods
 from mos.sdk_tiers import TierMethods
 from mos.point_in_time import AsOf, PointInTime
@@ -51,7 +52,7 @@ class ReplayReport:
     seconds: float
 
 
-class MOS(TierMethods, SchedulerMethods):
+class MOS(TierMethods, SchedulerMethods, ErasureMethods):
     """A memory system over one backend.
 
     `backend="embedded"` (default): everything in `data_dir`. `backend="kafka"`: Kafka,
@@ -139,10 +140,12 @@ class MOS(TierMethods, SchedulerMethods):
             raise AccessDenied(f"user {user_id!r} is {cube.role_of(user_id)} of cube {cube_id}; this needs {needed}")
         return cube
 
-    def _memory(self, memory_id: str, user_id: str, needed: str) -> memories.Memory:
+    def _memory(self, memory_id: str, user_id: str, needed: str, allow_erased: bool = False) -> memories.Memory:
         memory = memories.rebuild(self.log.read_stream(memory_key(validate_id(memory_id, "memory_id"))))
         if memory is None:
             raise NotFound(f"unknown memory {memory_id!r}")
+        if memory.state is memories.MemoryState.ERASED and not allow_erased:
+            raise NotFound(f"memory {memory_id!r} was erased")
         try:
             self._cube(memory.cube_id, user_id, needed)
         except NotFound:
@@ -389,12 +392,13 @@ class MOS(TierMethods, SchedulerMethods):
         the memories merged into it or it into, and of the artifacts built from them."""
         from mos.audit import lineage
 
-        self._memory(memory_id, user_id, "reader")
+        self._memory(memory_id, user_id, "reader", allow_erased=True)
         return lineage(self.log, memory_id, include_accesses)
 
     def history(self, memory_id: str, user_id: str) -> list[Event]:
-        """Every event of the memory, oldest first (the audit trail of one memory)."""
-        self._memory(memory_id, user_id, "reader")
+        """Every event of the memory, oldest first (the audit trail of one memory). An erased
+        memory's events keep ids, versions and provenance; their content reads empty."""
+        self._memory(memory_id, user_id, "reader", allow_erased=True)
         return self.log.read_stream(memory_key(memory_id))
 
     # --- maintenance ----------------------------------------------------------------------

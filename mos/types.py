@@ -63,3 +63,21 @@ def provenance_of(doc: Document) -> dict[str, Any]:
         "merged_into": doc.merged_into,
         "tiers": list(doc.tiers),
     }
+
+
+def event_fields(event: Any, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """An event's own fields as JSON-ready values (tuples as lists). Sealed content whose key
+    is gone is shown as `content_erased: true`, never as ciphertext bytes."""
+    import dataclasses
+
+    fields: dict[str, Any] = {}
+    for field in dataclasses.fields(event):
+        if field.name in skip:
+            continue
+        value = getattr(event, field.name)
+        if field.name == "sealed":
+            if value is not None:
+                fields["content_erased"] = True
+            continue
+        fields[field.name] = list(value) if isinstance(value, tuple) else value
+    return fields

@@ -6,10 +6,13 @@ Edges written:
 - memory -NEXT_IN_SESSION-> memory       (conversation order inside a session)
 - target -DERIVED_FROM-> source, source -MERGED_INTO-> target
 - memory -MENTIONS-> entity              (shares-entity links between memories)
+
+An erased memory's node goes with every edge (EraseNode).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import singledispatch
 
@@ -22,6 +25,7 @@ from mos.domain.events import (
     MemoryArchived,
     MemoryContent,
     MemoryCreated,
+    MemoryErased,
     MemoryRestored,
     MemoryUpdated,
     UserCreated,
@@ -32,6 +36,7 @@ from mos.domain.events import (
 from projections.entities import extract_entities
 from projections.graph_writes import (
     AppendToSession,
+    EraseNode,
     GraphWrite,
     RemoveEdges,
     SetNodeState,
@@ -41,17 +46,29 @@ from projections.graph_writes import (
 
 
 def session_key_of(event: MemoryContent) -> str:
-    """Memories are chained per cube, or per `metadata["session_id"]` within a cube if given."""
+    """Memories are chained per cube, or per `metadata["session_id"]` within a cube if given
+    (hashed: metadata is personal content, and the graph keeps none)."""
     session = json.loads(event.metadata_json).get("session_id")
-    return f"{event.cube_id}/{session}" if session is not None else event.cube_id
+    if session is None:
+        return event.cube_id
+    return f"{event.cube_id}/{hashlib.sha256(json.dumps(session).encode()).hexdigest()[:24]}"
+
+
+def entity_node_id(cube_id: str, entity: str) -> str:
+    """Entities are keyed by a hash of (cube, name), and their names are not stored: the
+    graph holds no text of a memory, so erasing one leaves nothing readable behind in the
+    graph database's store files or transaction logs. Equal names still meet in one node;
+    cubes are isolated (no cross-cube entity links)."""
+    digest = hashlib.sha256(f"{cube_id}\0{entity}".encode()).hexdigest()[:32]
+    return f"entity:{cube_id}/{digest}"
 
 
 def _mentions(event: MemoryContent) -> list[GraphWrite]:
     writes: list[GraphWrite] = []
     node = memory_key(event.memory_id)
     for entity in extract_entities(event.text):
-        entity_id = f"entity:{event.cube_id}/{entity}"  # cubes are isolated: no cross-cube entity links
-        writes.append(UpsertNode(entity_id, "Entity", name=entity))
+        entity_id = entity_node_id(event.cube_id, entity)
+        writes.append(UpsertNode(entity_id, "Entity", cube_id=event.cube_id))
         writes.append(UpsertEdge("MENTIONS", node, entity_id))
     return writes
 
@@ -88,6 +105,8 @@ def _revoked(event: CubeAccessRevoked) -> list[GraphWrite]:
 @project_graph.register
 def _memory_created(event: MemoryCreated) -> list[GraphWrite]:
     node = memory_key(event.memory_id)
+    if event.content_erased:  # replaying an erased memory: it must not reappear, even briefly
+        return [EraseNode(node)]
     writes: list[GraphWrite] = [
         UpsertNode(node, "Memory", cube_id=event.cube_id, state="active"),
         UpsertEdge("BELONGS_TO", node, cube_key(event.cube_id)),
@@ -99,6 +118,8 @@ def _memory_created(event: MemoryCreated) -> list[GraphWrite]:
 
 @project_graph.register
 def _memory_updated(event: MemoryUpdated) -> list[GraphWrite]:
+    if event.content_erased:
+        return [EraseNode(memory_key(event.memory_id))]
     return [RemoveEdges("MENTIONS", memory_key(event.memory_id))] + _mentions(event)
 
 
@@ -106,6 +127,11 @@ def _memory_updated(event: MemoryUpdated) -> list[GraphWrite]:
 def _merged(event: MemoriesMerged) -> list[GraphWrite]:
     node = memory_key(event.memory_id)
     return [SetNodeState(node, "merged"), UpsertEdge("MERGED_INTO", node, memory_key(event.target_memory_id))]
+
+
+@project_graph.register
+def _erased(event: MemoryErased) -> list[GraphWrite]:
+    return [EraseNode(memory_key(event.memory_id))]
 
 
 @project_graph.register

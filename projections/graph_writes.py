@@ -1,6 +1,6 @@
 """Write operations on the graph read model (nodes and typed edges).
 
-Node ids are namespaced (`user:alice`, `cube:…`, `memory:…`, `entity:paris`) so one id
+Node ids are namespaced (`user:alice`, `cube:…`, `memory:…`, `entity:<cube>/<hash>`) so one id
 space serves every node kind and matches the event stream keys.
 """
 
@@ -54,6 +54,17 @@ class AppendToSession:
     node_id: str
 
 
-GraphWrite = UpsertNode | SetNodeState | UpsertEdge | RemoveEdges | AppendToSession
+@dataclass(frozen=True)
+class EraseNode:
+    """Remove a node and every edge touching it, for good (an erased memory).
+
+    A session chain closes over the gap (previous -> next), and the session's tail steps
+    back, so the graph equals one built by a replay that never saw the node. Entities it
+    mentioned that nothing else mentions go with it."""
+
+    node_id: str
+
+
+GraphWrite = UpsertNode | SetNodeState | UpsertEdge | RemoveEdges | AppendToSession | EraseNode
 
 EDGE_KINDS = ("HAS_ROLE", "BELONGS_TO", "DERIVED_FROM", "MERGED_INTO", "NEXT_IN_SESSION", "MENTIONS")

@@ -14,12 +14,13 @@ from mos.domain.events import (
     MemoryArchived,
     MemoryCreated,
     MemoryDemoted,
+    MemoryErased,
     MemoryEvent,
     MemoryPromoted,
     MemoryRestored,
     MemoryUpdated,
 )
-from projections.search_writes import PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
+from projections.search_writes import EraseDocument, PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
 
 
 @singledispatch
@@ -29,6 +30,8 @@ def project_search(event: Event) -> list[SearchWrite]:
 
 @project_search.register
 def _created(event: MemoryCreated) -> list[SearchWrite]:
+    if event.content_erased:
+        return [EraseDocument(event.memory_id)]
     return [
         UpsertDocument(
             memory_id=event.memory_id,
@@ -51,6 +54,8 @@ def _created(event: MemoryCreated) -> list[SearchWrite]:
 
 @project_search.register
 def _updated(event: MemoryUpdated) -> list[SearchWrite]:
+    if event.content_erased:
+        return [EraseDocument(event.memory_id)]
     return [
         ReplaceContent(
             memory_id=event.memory_id,
@@ -82,6 +87,11 @@ def _patch(event: MemoryEvent, **changes) -> list[SearchWrite]:
 @project_search.register
 def _merged(event: MemoriesMerged) -> list[SearchWrite]:
     return _patch(event, state="merged", merged_into=event.target_memory_id, clear_tiers=True)
+
+
+@project_search.register
+def _erased(event: MemoryErased) -> list[SearchWrite]:
+    return [EraseDocument(event.memory_id)]
 
 
 @project_search.register

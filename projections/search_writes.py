@@ -60,4 +60,14 @@ class PatchDocument:
     clear_tiers: bool = False
 
 
-SearchWrite = UpsertDocument | ReplaceContent | PatchDocument
+@dataclass(frozen=True)
+class EraseDocument:
+    """The memory's content was erased: remove its document for good and remember the id
+    (a tombstone), so no later write of that memory re-creates or patches it — a replay
+    meets the memory's earlier events after its key is already gone. Adapters also make
+    the removal physical (segment merges, page zeroing), not just invisible."""
+
+    memory_id: str
+
+
+SearchWrite = UpsertDocument | ReplaceContent | PatchDocument | EraseDocument

@@ -14,12 +14,12 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from mos.domain.events import EVENT_TYPES, Event, Provenance
+from mos.domain.events import EVENT_TYPES, Event, Provenance, SealedContent
 from schemas import schema_directory
 
 MAGIC = b"\xc3\x01"
@@ -40,9 +40,17 @@ def _event_name(parsed: Mapping[str, Any]) -> str:
 
 
 class AvroEventCodec:
-    """Encodes with the current schemas; decodes anything written with a known schema."""
+    """Encodes with the current schemas; decodes anything written with a known schema.
 
-    def __init__(self, current: Iterable[Mapping[str, Any]], historical: Iterable[Mapping[str, Any]] = ()):
+    With a `sealer` (streams.keys.ContentSealer), memory content is encrypted on encode and
+    opened on decode, so the bytes in the log never hold it in the clear. Without one, a
+    sealed event cannot be read: decoding it raises KeyStoreMissing rather than handing a
+    consumer empty content it would take for an erasure.
+    """
+
+    def __init__(self, current: Iterable[Mapping[str, Any]], historical: Iterable[Mapping[str, Any]] = (),
+                 sealer: Any = None):
+        self.sealer = sealer
         self._current: dict[str, dict] = {}
         self._writers: dict[bytes, dict] = {}
         for raw in current:
@@ -57,11 +65,11 @@ class AvroEventCodec:
         self._fingerprints = {name: _schema_fingerprint(p) for name, p in self._current.items()}
 
     @classmethod
-    def from_directory(cls, directory: Path | None = None) -> "AvroEventCodec":
+    def from_directory(cls, directory: Path | None = None, sealer: Any = None) -> "AvroEventCodec":
         directory = directory or schema_directory()
         current = [json.loads(p.read_text()) for p in sorted(directory.glob("*.avsc"))]
         historical = [json.loads(p.read_text()) for p in sorted((directory / "history").glob("*.avsc"))]
-        return cls(current, historical)
+        return cls(current, historical, sealer)
 
     def register_writer_schema(self, raw: Mapping[str, Any]) -> bytes:
         """Make events written with an older schema decodable; returns its fingerprint."""
@@ -75,7 +83,16 @@ class AvroEventCodec:
     def current_schema(self, event_name: str) -> dict:
         return self._current[event_name]
 
+    def encode_all(self, events: Sequence[Event]) -> list[bytes]:
+        """Encode a batch; data keys for all of its memories are created in one go."""
+        if self.sealer is not None:
+            events = self.sealer.seal(events)
+        return [self._encode_one(event) for event in events]
+
     def encode(self, event: Event) -> bytes:
+        return self.encode_all([event])[0]
+
+    def _encode_one(self, event: Event) -> bytes:
         buffer = io.BytesIO()
         buffer.write(MAGIC + self._fingerprints[event.type_name])
         schemaless_writer(buffer, self._current[event.type_name], event_to_record(event))
@@ -101,7 +118,15 @@ class AvroEventCodec:
             record = schemaless_reader(io.BytesIO(payload[HEADER_BYTES:]), writer, self._current[name])
         except Exception as exc:  # fastavro raises several types for corrupt bodies
             raise DecodeError(f"corrupt {name} body: {exc}") from None
-        return record_to_event(name, record)
+        event = record_to_event(name, record)
+        if self.sealer is not None:
+            return self.sealer.open(event)
+        if getattr(event, "sealed", None) is not None:
+            from streams.keys.sealer import KeyStoreMissing
+
+            raise KeyStoreMissing(f"{name} {event.event_id} is sealed; open the log with a key store "
+                                  f"(MOS_KEYSTORE or <data dir>/keys.db)")
+        return event
 
 
 def event_to_record(event: Event) -> dict[str, Any]:
@@ -111,7 +136,7 @@ def event_to_record(event: Event) -> dict[str, Any]:
         value = getattr(event, field.name)
         if isinstance(value, tuple):
             value = list(value)
-        elif isinstance(value, Provenance):
+        elif isinstance(value, (Provenance, SealedContent)):
             value = dataclasses.asdict(value)
         record[field.name] = value
     return record
@@ -122,6 +147,8 @@ def record_to_event(name: str, record: Mapping[str, Any]) -> Event:
     known = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in record.items() if k in known}
     values["provenance"] = Provenance(**values["provenance"])
+    if values.get("sealed") is not None:
+        values["sealed"] = SealedContent(**values["sealed"])
     occurred_at = values["occurred_at"]
     if not isinstance(occurred_at, int):  # timestamp-millis decodes to datetime
         values["occurred_at"] = (occurred_at - _EPOCH) // timedelta(milliseconds=1)

@@ -20,16 +20,18 @@ from typing import Callable
 import faust
 
 from mos.config import PipelineSettings
-from mos.domain.events import MemoryDemoted, MemoryPromoted
+from mos.domain.events import MemoryDemoted, MemoryErased, MemoryPromoted
 from projections.batch_projector import BatchProjector, DeadLetter, RawRecord
 from projections.graph_projection import project_graph
 from projections.search_projection import project_search
 from streams.avro_codec import AvroEventCodec, DecodeError
 from streams.faust_read_committed import install as install_read_committed
+from streams.keys import pipeline_codec
 from streams.kafka.topics import ensure_topics
 
 log = logging.getLogger(__name__)
-PROMOTIONS = (MemoryPromoted.type_name, MemoryDemoted.type_name)
+# Erasures too: an artifact built from an erased memory must be rebuilt without it.
+PROMOTIONS = (MemoryPromoted.type_name, MemoryDemoted.type_name, MemoryErased.type_name)
 
 
 def _records(events) -> list[RawRecord]:
@@ -55,7 +57,7 @@ def create_app(settings: PipelineSettings | None = None,
                              partitions=1)
     promotions = app.topic(settings.promotions_topic, key_serializer="raw", value_serializer="raw",
                            partitions=1)
-    codec = AvroEventCodec.from_directory()
+    codec = pipeline_codec(settings)
 
     async def send_dead_letters(letters: list[DeadLetter], agent: str) -> None:
         for letter in letters:

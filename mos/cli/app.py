@@ -213,13 +213,17 @@ def event_record(event) -> dict:
     from streams.avro_codec import event_to_record
 
     record = event_to_record(event)
+    if record.get("sealed") is not None:
+        record["sealed"] = "<content erased: its key was destroyed>"
     record["embedding"] = f"<{len(record.get('embedding', []))} floats>" if "embedding" in record else None
     return {k: v for k, v in record.items() if v is not None}
 
 
 def event_details(event) -> str:
     skip = {"event_id", "stream_key", "version", "occurred_at", "provenance", "embedding", "memory_id", "cube_id"}
-    fields = {k: v for k, v in event.__dict__.items() if k not in skip}
+    from mos.types import event_fields
+
+    fields = event_fields(event, skip)
     return json.dumps(fields, default=list, ensure_ascii=False)[:160]
 
 
@@ -233,6 +237,7 @@ if __name__ == "__main__":
 
 from mos.cli import model_commands  # noqa: E402,F401  (registers promote, artifacts, chat, runtime)
 from mos.cli import scheduler_commands  # noqa: E402,F401  (registers scheduler, explain)
+from mos.cli import erase_command  # noqa: E402,F401  (registers erase)
 from mos.cli.mcp_command import mcp_command  # noqa: E402
 
 app.command("mcp")(mcp_command)

@@ -24,6 +24,7 @@ from mos.domain.events import (
     MemoriesMerged,
     MemoryArchived,
     MemoryDemoted,
+    MemoryErased,
     MemoryEvent,
     MemoryPromoted,
     MemoryRestored,
@@ -78,7 +79,8 @@ def evolve_promotions(state: PromotionState, event: Event) -> tuple[PromotionSta
     if isinstance(event, MemoryDemoted):
         changed = replace(tracked, version=event.version, tiers=tracked.tiers - {event.target})
         return _with(state, event.memory_id, changed), {(tracked.cube_id, event.target)}
-    if isinstance(event, MemoriesMerged):
+    if isinstance(event, (MemoriesMerged, MemoryErased)):
+        # An erased memory leaves every artifact: the groups it was in are rebuilt without it.
         return _with(state, event.memory_id, replace(tracked, version=event.version, tiers=frozenset())), touched
     active = {MemoryArchived: False, MemoryRestored: True}.get(type(event), tracked.active)
     return _with(state, event.memory_id, replace(tracked, version=event.version, active=active)), touched

@@ -77,19 +77,40 @@ class MemoryEvent(Event):
     cube_id: str
 
 
+@dataclass(frozen=True)
+class SealedContent:
+    """A memory's personal content (text, tags, metadata, embedding) encrypted with the
+    memory's own data key (AES-256-GCM). Destroying the key erases the content from every
+    copy of the log at once — the log itself stays immutable (crypto-shredding)."""
+
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
 @dataclass(frozen=True, kw_only=True)
 class MemoryContent(MemoryEvent):
-    """Events that carry a memory's full content (text, tags, metadata, embedding)."""
+    """Events that carry a memory's full content (text, tags, metadata, embedding).
+
+    In memory, an event holds its content in the clear and `sealed` is None; the codec
+    seals it on the way into the log and opens it on the way out. An event read back after
+    its key was destroyed keeps `sealed` and has empty content: `content_erased` is True.
+    """
 
     text: str
     tags: tuple[str, ...] = ()
     metadata_json: str = "{}"
     embedding: tuple[float, ...] = ()
     embedding_model: str = ""
+    sealed: SealedContent | None = None
 
     @property
     def metadata(self) -> Mapping[str, Any]:
         return json.loads(self.metadata_json)
+
+    @property
+    def content_erased(self) -> bool:
+        return self.sealed is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +145,20 @@ class MemoryArchived(MemoryEvent):
 class MemoryRestored(MemoryEvent):
     reason: str | None = None
     type_name: ClassVar[str] = "MemoryRestored"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryErased(MemoryEvent):
+    """The memory's content was destroyed (right to erasure): its data key is gone, so no
+    event of it can be opened again, and every read model and artifact drops it. Terminal.
+
+    `scope` says what was asked: `memory` (this one), `derived` (it was derived from an
+    erased memory, e.g. a merge target), or `user` (everything of `subject_user`)."""
+
+    scope: str
+    subject_user: str | None = None
+    reason: str | None = None
+    type_name: ClassVar[str] = "MemoryErased"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +233,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         MemoriesMerged,
         MemoryArchived,
         MemoryRestored,
+        MemoryErased,
         MemoryPromoted,
         MemoryDemoted,
         MemoryAccessed,

@@ -8,6 +8,7 @@ Lifecycle::
 
     active ──archive──▶ archived ──restore──▶ active
     active ──merge────▶ merged   (terminal: the memory lives on in its merge target)
+    any ────erase─────▶ erased   (terminal: its content key is destroyed, nothing is left)
 
 Promotion to activation / parametric memory is orthogonal to the lifecycle: only an active
 memory can be promoted, and only a promoted tier can be demoted.
@@ -28,6 +29,7 @@ from mos.domain.events import (
     MemoryContent,
     MemoryCreated,
     MemoryDemoted,
+    MemoryErased,
     MemoryPromoted,
     MemoryRestored,
     MemoryUpdated,
@@ -39,6 +41,7 @@ class MemoryState(str, Enum):
     ACTIVE = "active"
     ARCHIVED = "archived"
     MERGED = "merged"
+    ERASED = "erased"
 
 
 TIERS = ("activation", "parametric")
@@ -101,6 +104,8 @@ def evolve(memory: Memory | None, event: Event) -> Memory:
         return replace(memory, state=MemoryState.ACTIVE)
     if isinstance(event, MemoriesMerged):
         return replace(memory, state=MemoryState.MERGED, merged_into=event.target_memory_id, tiers=frozenset())
+    if isinstance(event, MemoryErased):
+        return replace(memory, state=MemoryState.ERASED, text="", tags=(), metadata_json="{}", tiers=frozenset())
     if isinstance(event, MemoryPromoted):
         return replace(memory, tiers=memory.tiers | {event.target})
     if isinstance(event, MemoryDemoted):
@@ -195,6 +200,20 @@ def merge(sources: list[Memory], ctx: CommandContext, target_id: str,
                        reason=reason)
         for m in sources
     ]
+
+
+ERASE_SCOPES = ("memory", "derived", "user")
+
+
+def erase(memory: Memory, ctx: CommandContext, scope: str = "memory", subject_user: str | None = None,
+          reason: str | None = None) -> MemoryErased:
+    """Erase a memory in any state but erased (an archived or merged memory still holds
+    personal content in the log). The caller destroys the memory's key after appending."""
+    if scope not in ERASE_SCOPES:
+        raise InvalidInput(f"erase scope must be one of {ERASE_SCOPES}, not {scope!r}")
+    if memory.state is MemoryState.ERASED:
+        raise InvalidTransition(f"memory {memory.memory_id} is already erased")
+    return MemoryErased(**_memory_envelope(memory, ctx), scope=scope, subject_user=subject_user, reason=reason)
 
 
 def _require_tier(target: str) -> None:

@@ -148,11 +148,11 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, event: Event) -> "EventOut":
-        data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name not in _ENVELOPE}
+        from mos.types import event_fields
+
         return cls(type=event.type_name, event_id=event.event_id, version=event.version,
                    occurred_at=event.occurred_at, actor=event.provenance.actor,
-                   source_app=event.provenance.source_app,
-                   data={k: list(v) if isinstance(v, tuple) else v for k, v in data.items()})
+                   source_app=event.provenance.source_app, data=event_fields(event, _ENVELOPE))
 
 
 _ENVELOPE = {"event_id", "stream_key", "version", "occurred_at", "provenance", "embedding"}

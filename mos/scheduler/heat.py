@@ -22,6 +22,7 @@ from mos.domain.events import (
     MemoryContent,
     MemoryCreated,
     MemoryDemoted,
+    MemoryErased,
     MemoryEvent,
     MemoryPromoted,
     MemoryRestored,
@@ -95,6 +96,10 @@ class SchedulerState:
                 event.text, event.tags, event.metadata_json, np.asarray(event.embedding, dtype=np.float32),
                 event.embedding_model)
             self.unchecked.add(event.memory_id)
+            return
+        if isinstance(event, MemoryErased):
+            self.memories.pop(event.memory_id, None)  # no policy may act on an erased memory
+            self.unchecked.discard(event.memory_id)
             return
         stats = self.memories.get(event.memory_id)
         if stats is None:

@@ -15,6 +15,7 @@ def scheduler_for_worker(pipeline: PipelineSettings, settings: MosSettings | Non
     The policy file (MOS_SCHEDULER_CONFIG) is validated here, before the worker starts."""
     from mos.scheduler import MemScheduler, load_config
     from streams.kafka.event_log import KafkaEventLog
+    from streams.keys import pipeline_codec
 
     if pipeline.scheduler_interval_seconds <= 0:
         log.info("scheduler disabled: MOS_SCHEDULER_INTERVAL_SECONDS is 0")
@@ -23,4 +24,5 @@ def scheduler_for_worker(pipeline: PipelineSettings, settings: MosSettings | Non
     settings = settings or MosSettings.from_env()
     cache = Path(settings.data_dir) / "scheduler-kafka-streams.db"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    return MemScheduler(KafkaEventLog(pipeline.log_config(), cache_path=cache), config)
+    codec = pipeline_codec(pipeline, settings.data_dir)
+    return MemScheduler(KafkaEventLog(pipeline.log_config(), cache_path=cache, codec=codec), config)

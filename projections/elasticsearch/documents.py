@@ -16,6 +16,7 @@ from typing import Any
 from projections.elasticsearch.text_terms import document_terms
 from projections.ports import Document
 from projections.search_writes import (
+    EraseDocument,
     PatchDocument,
     ReplaceContent,
     SearchWrite,
@@ -90,17 +91,26 @@ def updated(source: Source, w: ReplaceContent | PatchDocument) -> Source:
     return new
 
 
-def fold(current: Mapping[str, Source], writes: Sequence[SearchWrite], dimension: int) -> dict[str, Source]:
-    """The sources changed by `writes`, applied in order over `current` (memory_id -> source).
+def fold(current: Mapping[str, Source], writes: Sequence[SearchWrite], dimension: int,
+         erased: frozenset[str] | set[str] = frozenset()) -> dict[str, Source | None]:
+    """The sources changed by `writes`, applied in order over `current` (memory_id -> source);
+    None marks a document to erase. Writes of memories in `erased` (tombstones) are skipped.
 
     Raises KeyError (update of an unknown memory), TypeError (not a search write) or
     ValueError (wrong embedding width) before anything is written.
     """
-    state = dict(current)
-    changed: dict[str, Source] = {}
+    state: dict[str, Source | None] = dict(current)
+    gone = set(erased)
+    changed: dict[str, Source | None] = {}
     for w in writes:
-        if not isinstance(w, (UpsertDocument, ReplaceContent, PatchDocument)):
+        if not isinstance(w, (UpsertDocument, ReplaceContent, PatchDocument, EraseDocument)):
             raise TypeError(f"unknown search write {w!r}")
+        if w.memory_id in gone:
+            continue  # an erased memory stays erased, whatever of its past is replayed
+        if isinstance(w, EraseDocument):
+            gone.add(w.memory_id)
+            state[w.memory_id] = changed[w.memory_id] = None
+            continue
         if isinstance(w, (UpsertDocument, ReplaceContent)) and len(w.embedding) != dimension:
             raise ValueError(f"{w.memory_id}: embedding has {len(w.embedding)} dimensions, index has {dimension}")
         source = state.get(w.memory_id)

@@ -44,15 +44,26 @@ def index_body(dimension: int, shards: int = 1, replicas: int = 0) -> dict[str, 
             "number_of_shards": shards,
             "number_of_replicas": replicas,
             "analysis": {"analyzer": {ANALYZER_TEXT: {"type": "standard", "stopwords": "_english_"}}},
+            **PURGE_SETTINGS,
         },
         "mappings": {"dynamic": "strict", "properties": properties},
     }
 
 
+# An erased document must leave the segment files, not just the results: with 0 %
+# allowed, `_forcemerge?only_expunge_deletes` rewrites every segment that holds a deleted
+# document (the default, 10 %, would keep a lone deleted document's bytes indefinitely).
+PURGE_SETTINGS = {"index.merge.policy.expunge_deletes_allowed": 0}
+
+
 def checkpoint_body() -> dict[str, Any]:
-    """One document (`_id` = CHECKPOINT_ID) holding the next offset to apply."""
+    """One document (`_id` = CHECKPOINT_ID) holding the next offset to apply, and one
+    tombstone (`_id` = `erased:<memory_id>`) per erased memory."""
     return {"settings": {"number_of_shards": 1, "number_of_replicas": 0},
-            "mappings": {"dynamic": "strict", "properties": {"next_offset": {"type": "long"}}}}
+            "mappings": {"dynamic": "strict", "properties": CHECKPOINT_PROPERTIES}}
+
+
+CHECKPOINT_PROPERTIES = {"next_offset": {"type": "long"}, "erased_memory_id": {"type": "keyword"}}
 
 
 CHECKPOINT_ID = "search"

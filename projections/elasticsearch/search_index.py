@@ -33,7 +33,13 @@ from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
 from projections.checkpoints import CheckpointMoved
 from projections.elasticsearch import documents as es_docs
-from projections.elasticsearch.mapping import CHECKPOINT_ID, checkpoint_body, index_body
+from projections.elasticsearch.mapping import (
+    CHECKPOINT_ID,
+    CHECKPOINT_PROPERTIES,
+    PURGE_SETTINGS,
+    checkpoint_body,
+    index_body,
+)
 from projections.elasticsearch.text_terms import query_stems
 from projections.ports import Document, ScoredId, SearchFilter
 from projections.search_writes import SearchWrite
@@ -83,6 +89,9 @@ class ElasticsearchSearchIndex:
             except ApiError as error:
                 if error.error != "resource_already_exists_exception":
                     raise
+        # Indices created by an older release: add what erasure needs (both calls idempotent).
+        self._es.indices.put_mapping(index=self.checkpoint_index, properties=CHECKPOINT_PROPERTIES)
+        self._es.indices.put_settings(index=self.index, settings=PURGE_SETTINGS)
         dims = (self._es.indices.get_mapping(index=self.index)[self.index]["mappings"]
                 ["properties"]["embedding"]["dims"])
         if dims != self.dimension:
@@ -112,9 +121,47 @@ class ElasticsearchSearchIndex:
             current = stored["_source"]["next_offset"] if stored else 0
             if current != expected_checkpoint:
                 raise CheckpointMoved(f"checkpoint is {current}, expected {expected_checkpoint}")
-        changed = es_docs.fold(self._sources({w.memory_id for w in writes}), writes, self.dimension)
-        self._bulk(list(changed.values()))
+        ids = {w.memory_id for w in writes}
+        erased = self._tombstones(ids)
+        changed = es_docs.fold(self._sources(ids - erased), writes, self.dimension, erased)
+        gone = sorted(memory_id for memory_id, source in changed.items() if source is None)
+        self._bulk([source for source in changed.values() if source is not None])
+        if gone:
+            self._erase(gone)
         self._store_checkpoint(next_offset, expected_checkpoint is not None, stored)
+
+    def _tombstones(self, memory_ids: set[str]) -> set[str]:
+        ids = sorted(memory_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 1000):
+            response = self._es.mget(index=self.checkpoint_index, realtime=True,
+                                     ids=[f"erased:{m}" for m in ids[start:start + 1000]])
+            found.update(d["_id"][len("erased:"):] for d in response["docs"] if d.get("found"))
+        return found
+
+    def _erase(self, memory_ids: list[str]) -> None:
+        """Tombstone first (a crash in between leaves the memory erased, never resurrected),
+        then delete, then purge: expunge the deleted documents from the segments and flush,
+        which also trims the translog that still holds the indexing operations."""
+        operations: list[dict] = []
+        for memory_id in memory_ids:
+            operations += [{"index": {"_index": self.checkpoint_index, "_id": f"erased:{memory_id}"}},
+                           {"erased_memory_id": memory_id}]
+        self._check_bulk(self._es.bulk(operations=operations, refresh=True), "tombstones")
+        deletes = [{"delete": {"_index": self.index, "_id": memory_id}} for memory_id in memory_ids]
+        self._check_bulk(self._es.bulk(operations=deletes, refresh=True), "deletes")
+        self.purge()
+
+    def purge(self) -> None:
+        self._es.indices.forcemerge(index=self.index, only_expunge_deletes=True, wait_for_completion=True)
+        self._es.indices.flush(index=[self.index, self.checkpoint_index], force=True, wait_if_ongoing=True)
+
+    @staticmethod
+    def _check_bulk(response, what: str) -> None:
+        """Raise on any refused item (a delete of a missing document is not refused)."""
+        failed = [op for item in response["items"] for op in item.values() if op.get("error")]
+        if failed:
+            raise ElasticsearchWriteError(f"{len(failed)} {what} refused, first: {failed[0]}")
 
     def _sources(self, memory_ids: set[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
@@ -222,7 +269,10 @@ class ElasticsearchSearchIndex:
             vector = np.asarray(es_docs.embedding_of(source, self.dimension), dtype=np.float32).tobytes()
             documents[source["memory_id"]] = (es_docs.document(source), vector)
             terms[source["memory_id"]] = source["text_terms"]
-        return {"checkpoint": self.checkpoint(), "documents": documents, "text_terms": terms}
+        self._es.indices.refresh(index=self.checkpoint_index)
+        erased = sorted(hit["_source"]["erased_memory_id"] for hit in self._es.search(
+            index=self.checkpoint_index, query={"exists": {"field": "erased_memory_id"}}, size=10_000)["hits"]["hits"])
+        return {"checkpoint": self.checkpoint(), "documents": documents, "text_terms": terms, "erased": erased}
 
     def close(self) -> None:
         if self._delete_on_close:

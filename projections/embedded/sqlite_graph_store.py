@@ -11,6 +11,7 @@ from typing import Sequence
 
 from projections.graph_writes import (
     AppendToSession,
+    EraseNode,
     GraphWrite,
     RemoveEdges,
     SetNodeState,
@@ -47,6 +48,7 @@ class SqliteGraphStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self._db = open_sqlite(self.path)
+        self._db.execute("PRAGMA secure_delete=ON")  # erased nodes leave no bytes in freed pages
         self._db.executescript(_SCHEMA)
 
     def checkpoint(self) -> int:
@@ -60,6 +62,33 @@ class SqliteGraphStore:
                 self._apply_one(tx, write)
             tx.execute("INSERT INTO checkpoint (id, next_offset) VALUES (0, ?) "
                        "ON CONFLICT (id) DO UPDATE SET next_offset = excluded.next_offset", (next_offset,))
+        if any(isinstance(write, EraseNode) for write in writes):
+            # secure_delete zeroed the freed cells; the TRUNCATE checkpoint empties the WAL,
+            # whose older frames still hold the pages as they were.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @staticmethod
+    def _erase(tx, node_id: str) -> None:
+        previous = tx.execute("SELECT source FROM edges WHERE kind = 'NEXT_IN_SESSION' AND target = ?",
+                              (node_id,)).fetchone()
+        following = tx.execute("SELECT target FROM edges WHERE kind = 'NEXT_IN_SESSION' AND source = ?",
+                               (node_id,)).fetchone()
+        if previous and following:
+            tx.execute("INSERT OR IGNORE INTO edges VALUES ('NEXT_IN_SESSION', ?, ?, NULL)",
+                       (previous[0], following[0]))
+        if previous:
+            tx.execute("UPDATE session_tails SET node_id = ? WHERE node_id = ?", (previous[0], node_id))
+        else:
+            tx.execute("DELETE FROM session_tails WHERE node_id = ?", (node_id,))
+        mentioned = [row[0] for row in tx.execute(
+            "SELECT target FROM edges WHERE kind = 'MENTIONS' AND source = ?", (node_id,))]
+        tx.execute("DELETE FROM edges WHERE source = ? OR target = ?", (node_id, node_id))
+        tx.execute("DELETE FROM session_members WHERE node_id = ?", (node_id,))
+        tx.execute("DELETE FROM nodes WHERE node_id = ?", (node_id,))
+        for entity in mentioned:
+            if not tx.execute("SELECT 1 FROM edges WHERE target = ? AND kind = 'MENTIONS'", (entity,)).fetchone():
+                tx.execute("DELETE FROM nodes WHERE node_id = ?", (entity,))
+                tx.execute("DELETE FROM edges WHERE source = ? OR target = ?", (entity, entity))
 
     @staticmethod
     def _apply_one(tx, write: GraphWrite) -> None:
@@ -88,6 +117,8 @@ class SqliteGraphStore:
                            (row[0], write.node_id))
             tx.execute("INSERT INTO session_tails VALUES (?, ?) ON CONFLICT DO UPDATE SET node_id = excluded.node_id",
                        (write.session_key, write.node_id))
+        elif isinstance(write, EraseNode):
+            SqliteGraphStore._erase(tx, write.node_id)
         else:
             raise TypeError(f"unknown graph write {write!r}")
 

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from projections.ports import Document, ScoredId, SearchFilter
-from projections.search_writes import PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
+from projections.search_writes import EraseDocument, PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
 from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite
 
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS document_tags (doc_rowid INTEGER NOT NULL, tag TEXT N
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
     text, content='', contentless_delete=1, tokenize='porter unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts_terms USING fts5vocab(documents_fts, 'instance');
+CREATE TABLE IF NOT EXISTS erased (memory_id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_vec USING vec0(
     cube_id TEXT PARTITION KEY, state TEXT, embedding FLOAT[{dimension}] distance_metric=cosine);
 """
@@ -64,6 +65,8 @@ class SqliteSearchIndex:
         self.path = Path(path)
         self.dimension = dimension
         self._db = open_sqlite(self.path, with_vectors=True)
+        # Freed pages and cells are zeroed, so an erased document leaves no bytes behind.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_schema(dimension))
 
     # --- writes -------------------------------------------------------------------------
@@ -73,9 +76,14 @@ class SqliteSearchIndex:
         return row[0] if row else 0
 
     def apply(self, writes: Sequence[SearchWrite], next_offset: int, expected_checkpoint: int | None = None) -> None:
+        erased = 0
         with Transaction(self._db) as tx:
             _require_checkpoint(tx, expected_checkpoint)
             for write in writes:
+                if not isinstance(write, (UpsertDocument, ReplaceContent, PatchDocument, EraseDocument)):
+                    raise TypeError(f"unknown search write {write!r}")
+                if tx.execute("SELECT 1 FROM erased WHERE memory_id = ?", (write.memory_id,)).fetchone():
+                    continue  # an erased memory stays erased, whatever of its past is replayed
                 if isinstance(write, UpsertDocument):
                     self._upsert(tx, write)
                 elif isinstance(write, ReplaceContent):
@@ -83,9 +91,33 @@ class SqliteSearchIndex:
                 elif isinstance(write, PatchDocument):
                     self._patch(tx, write)
                 else:
-                    raise TypeError(f"unknown search write {write!r}")
+                    self._erase(tx, write)
+                    erased += 1
             tx.execute("INSERT INTO checkpoint (id, next_offset) VALUES (0, ?) "
                        "ON CONFLICT (id) DO UPDATE SET next_offset = excluded.next_offset", (next_offset,))
+        if erased:
+            self.purge()
+
+    def _erase(self, tx, w: EraseDocument) -> None:
+        rowid = self._rowid(tx, w.memory_id)
+        if rowid is not None:
+            # vec0 clears a deleted row's validity bit but keeps its vector in the chunk:
+            # overwrite the vector first, then delete.
+            tx.execute("UPDATE documents_vec SET embedding = ? WHERE rowid = ?",
+                       (_blob([0.0] * self.dimension), rowid))
+            tx.execute("DELETE FROM documents_vec WHERE rowid = ?", (rowid,))
+            tx.execute("DELETE FROM documents_fts WHERE rowid = ?", (rowid,))
+            tx.execute("DELETE FROM document_tags WHERE doc_rowid = ?", (rowid,))
+            tx.execute("DELETE FROM documents WHERE doc_rowid = ?", (rowid,))
+        tx.execute("INSERT OR IGNORE INTO erased VALUES (?)", (w.memory_id,))
+
+    def purge(self) -> None:
+        """Make deletions physical: FTS5 keeps a deleted row's terms in its segments until
+        they are merged ('optimize'); secure_delete zeroes the freed pages; the TRUNCATE
+        checkpoint empties the WAL, whose frames still hold the pages as they were."""
+        self._db.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _rowid(self, tx, memory_id: str) -> int | None:
         row = tx.execute("SELECT doc_rowid FROM documents WHERE memory_id = ?", (memory_id,)).fetchone()
@@ -157,7 +189,7 @@ class SqliteSearchIndex:
 
     def reset(self) -> None:
         with Transaction(self._db) as tx:
-            for table in ("documents_fts", "documents_vec", "document_tags", "documents", "checkpoint"):
+            for table in ("documents_fts", "documents_vec", "document_tags", "documents", "erased", "checkpoint"):
                 tx.execute(f"DELETE FROM {table}")
 
     # --- queries ------------------------------------------------------------------------
@@ -233,8 +265,9 @@ class SqliteSearchIndex:
         vec_by_memory = {rowids[rowid]: value for rowid, value in vectors.items() if rowid in rowids}
         postings = sorted((term, rowids.get(rowid, "<orphan>"), offset) for term, rowid, offset in self._db.execute(
             "SELECT term, doc, offset FROM documents_fts_terms"))
+        erased = sorted(m for (m,) in self._db.execute("SELECT memory_id FROM erased"))
         return {"checkpoint": self.checkpoint(), "documents": docs, "vectors": vec_by_memory,
-                "orphans": len(vectors) - len(vec_by_memory), "postings": postings}
+                "orphans": len(vectors) - len(vec_by_memory), "postings": postings, "erased": erased}
 
     def close(self) -> None:
         self._db.close()

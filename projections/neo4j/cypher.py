@@ -82,6 +82,26 @@ CALL (op) {
     MATCH (p:MosNode {namespace: $ns, node_id: previous})
     MERGE (p)-[:NEXT_IN_SESSION]->(n)
   }
+  CALL (op) {
+    // An erased memory: close the session chain over it, step the tail back, delete the
+    // node with its edges, then every entity nothing else mentions.
+    WITH * WHERE op.t = 'EraseNode'
+    MATCH (n:MosNode {namespace: $ns, node_id: op.node_id})
+    OPTIONAL MATCH (p)-[:NEXT_IN_SESSION]->(n)
+    OPTIONAL MATCH (n)-[:NEXT_IN_SESSION]->(f)
+    FOREACH (_ IN CASE WHEN p IS NOT NULL AND f IS NOT NULL THEN [1] ELSE [] END |
+      MERGE (p)-[:NEXT_IN_SESSION]->(f))
+    WITH n, p
+    OPTIONAL MATCH (t:MosSessionTail {namespace: $ns, node_id: n.node_id})
+    FOREACH (_ IN CASE WHEN t IS NOT NULL AND p IS NOT NULL THEN [1] ELSE [] END | SET t.node_id = p.node_id)
+    FOREACH (_ IN CASE WHEN t IS NOT NULL AND p IS NULL THEN [1] ELSE [] END | DELETE t)
+    WITH n, [(n)-[:MENTIONS]->(e) | e] AS mentioned
+    DETACH DELETE n
+    WITH mentioned
+    UNWIND mentioned AS e
+    WITH e WHERE NOT EXISTS { (e)<-[:MENTIONS]-() }
+    DETACH DELETE e
+  }
 }
 """
 

@@ -24,6 +24,7 @@ from neo4j.exceptions import ClientError
 
 from projections.graph_writes import (
     AppendToSession,
+    EraseNode,
     GraphWrite,
     RemoveEdges,
     SetNodeState,
@@ -34,7 +35,7 @@ from projections.neo4j import cypher
 from projections.ports import Neighbour
 
 _MEMORY_PREFIX = "memory:"
-_WRITE_TYPES = (UpsertNode, SetNodeState, UpsertEdge, RemoveEdges, AppendToSession)
+_WRITE_TYPES = (UpsertNode, SetNodeState, UpsertEdge, RemoveEdges, AppendToSession, EraseNode)
 
 
 def _strip(node_id: str) -> str:

@@ -66,7 +66,7 @@ class SqliteEventLog:
     def append(self, events: Sequence[Event]) -> list[RecordedEvent]:
         if not events:
             return []
-        payloads = [self.codec.encode(event) for event in events]  # fail before touching the log
+        payloads = self.codec.encode_all(events)  # fail before touching the log
         with self._lock, Transaction(self._connection) as tx:
             check_stream_versions(events, self._stream_version)
             start = tx.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM events").fetchone()[0]

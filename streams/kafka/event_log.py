@@ -85,7 +85,7 @@ class KafkaEventLog:
     def append(self, events: Sequence[Event]) -> list[RecordedEvent]:
         if not events:
             return []
-        payloads = [self.codec.encode(event) for event in events]  # fail before touching Kafka
+        payloads = self.codec.encode_all(events)  # fail before touching Kafka
         return self._bg.run(self._append(events, payloads))
 
     async def _append(self, events: Sequence[Event], payloads: list[bytes]) -> list[RecordedEvent]:

@@ -28,7 +28,7 @@ def sample_event(cls):
                "kind": "kv_cache", "model_id": "tiny-llama", "model_fingerprint": "f" * 64,
                "manifest_hash": "a" * 64, "content_hash": "b" * 64, "token_count": 321,
                "source_event_ids": ("e-7", "e-8"), "replaces_artifact_id": "kv-old",
-               "from_user": "bob"}
+               "from_user": "bob", "sealed": None, "scope": "user", "subject_user": "alice"}
     for field in dataclasses.fields(cls):
         if field.name not in values:
             values[field.name] = samples[field.name]
