@@ -28,6 +28,9 @@ class ErasureReport:
 
     erased: dict[str, str]
     keys_destroyed: int
+    # False if the search index still held deleted documents when the erasure returned
+    # (Elasticsearch frees them on its own schedule; `MOS.purge()` tries again).
+    purged: bool = True
     artifacts_built: tuple[str, ...] = ()
     artifacts_dropped: tuple[str, ...] = ()
 
@@ -44,6 +47,10 @@ class ErasureMethods:
         with self._lock:
             index = erasure_index(r.event for r in self.log.read(0))
             return self._erase(with_derived(index, [memory_id]), user_id, None, reason)
+
+    def purge(self, wait_s: float = 120.0) -> bool:
+        """Make the search index's deletions physical; True when no deleted document is left."""
+        return self._backend.index.purge(wait_s=wait_s)
 
     def erase_user(self, user_id: str, reason: str | None = None) -> ErasureReport:
         """Erase everything of `user_id` (the data subject): the memories they wrote, in any
@@ -78,10 +85,11 @@ class ErasureMethods:
         self.log.append(events)
         destroyed = sealer.destroy([e.memory_id for e in events])
         self.sync()
+        purged = self._backend.index.purge(wait_s=120.0)
         self._point_in_time.forget_snapshots()
         built: tuple[str, ...] = ()
         dropped: tuple[str, ...] = ()
         if self._models.has_local_model:  # KV caches / adapters holding the memories: rebuilt without them
             runtime_report = self._models.runtime().catch_up()
             built, dropped = tuple(runtime_report.built), tuple(runtime_report.dropped)
-        return ErasureReport({e.memory_id: e.scope for e in events}, destroyed, built, dropped)
+        return ErasureReport({e.memory_id: e.scope for e in events}, destroyed, purged, built, dropped)

@@ -71,6 +71,11 @@ class Checkpointed(Protocol):
 class SearchIndex(Checkpointed, Protocol):
     def apply(self, writes: Sequence[SearchWrite], next_offset: int) -> None: ...
 
+    def purge(self, wait_s: float = 0.0) -> bool:
+        """Make deletions physical (no deleted document's bytes left in the index files);
+        True when done, False if the engine still holds some after `wait_s`."""
+        ...
+
     def bm25(self, terms: Sequence[str], where: SearchFilter, k: int) -> list[ScoredId]:
         """Best-first by BM25 over `terms` (already normalised); higher score is better."""
         ...

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
@@ -152,9 +153,22 @@ class ElasticsearchSearchIndex:
         self._check_bulk(self._es.bulk(operations=deletes, refresh=True), "deletes")
         self.purge()
 
-    def purge(self) -> None:
-        self._es.indices.forcemerge(index=self.index, only_expunge_deletes=True, wait_for_completion=True)
-        self._es.indices.flush(index=[self.index, self.checkpoint_index], force=True, wait_if_ongoing=True)
+    def purge(self, wait_s: float = 0.0) -> bool:
+        """Rewrite the segments that hold deleted documents, and flush; True once no segment
+        holds one. Elasticsearch keeps recently deleted documents for its operation history
+        until the shard's retention lease moves past them — on a background sync every 30 s —
+        so a purge that must be complete (an erasure) waits up to `wait_s` and retries."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            self._es.indices.forcemerge(index=self.index, only_expunge_deletes=True, wait_for_completion=True)
+            self._es.indices.refresh(index=self.index)
+            self._es.indices.flush(index=[self.index, self.checkpoint_index], force=True, wait_if_ongoing=True)
+            stats = self._es.indices.stats(index=self.index, metric="docs")["indices"][self.index]
+            if stats["primaries"]["docs"]["deleted"] == 0:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(2.0)
 
     @staticmethod
     def _check_bulk(response, what: str) -> None:

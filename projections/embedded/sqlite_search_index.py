@@ -111,13 +111,15 @@ class SqliteSearchIndex:
             tx.execute("DELETE FROM documents WHERE doc_rowid = ?", (rowid,))
         tx.execute("INSERT OR IGNORE INTO erased VALUES (?)", (w.memory_id,))
 
-    def purge(self) -> None:
+    def purge(self, wait_s: float = 0.0) -> bool:
         """Make deletions physical: FTS5 keeps a deleted row's terms in its segments until
         they are merged ('optimize'); secure_delete zeroes the freed pages; the TRUNCATE
-        checkpoint empties the WAL, whose frames still hold the pages as they were."""
+        checkpoint empties the WAL, whose frames still hold the pages as they were.
+        Complete when it returns (`wait_s` is for adapters that purge in the background)."""
         self._db.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
         self._db.execute("VACUUM")
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return True
 
     def _rowid(self, tx, memory_id: str) -> int | None:
         row = tx.execute("SELECT doc_rowid FROM documents WHERE memory_id = ?", (memory_id,)).fetchone()

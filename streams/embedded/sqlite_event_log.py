@@ -53,12 +53,23 @@ def check_stream_versions(events: Sequence[Event], current_version) -> None:
         expected[event.stream_key] += 1
 
 
+def _default_codec(path: Path) -> AvroEventCodec:
+    keystore = path.parent / "keys.db"
+    if not keystore.exists():
+        return AvroEventCodec.from_directory()
+    from streams.keys import ContentSealer, SqliteKeyStore
+
+    return AvroEventCodec.from_directory(sealer=ContentSealer(SqliteKeyStore(keystore)))
+
+
 class SqliteEventLog:
     """EventLog adapter over one SQLite file; safe to share between threads and processes."""
 
     def __init__(self, path: Path | str, codec: AvroEventCodec | None = None):
+        """Without `codec`, a `keys.db` beside the log (an embedded MOS data directory) is
+        used to open sealed memory content; without one, content is read and written clear."""
         self.path = Path(path)
-        self.codec = codec or AvroEventCodec.from_directory()
+        self.codec = codec or _default_codec(self.path)
         self._connection = open_sqlite(self.path)
         self._connection.executescript(_SCHEMA)
         self._lock = threading.Lock()
