@@ -35,6 +35,8 @@ from mos.rest.schemas import (
     CubeIn,
     CubeOut,
     CubePage,
+    EraseIn,
+    ErasureOut,
     EventOut,
     ExplanationOut,
     HistoryOut,
@@ -94,6 +96,13 @@ def create_me(mos: Sdk, user: Caller, response: Response) -> UserOut:
         response.status_code = 200
         return UserOut(user_id=user, created=False)
     return UserOut(user_id=user, created=True)
+
+
+@v1.post("/users/me/erase", response_model=ErasureOut, tags=["users"], responses=_problems(400, 404))
+def erase_me(mos: Sdk, user: Caller, body: EraseIn | None = None) -> ErasureOut:
+    """Right to erasure: everything the caller wrote or owns, and what was derived from it, is
+    made unrecoverable (keys destroyed, read models and artifacts purged). Cannot be undone."""
+    return ErasureOut.of(mos.erase_user(user, (body or EraseIn()).reason))
 
 
 @v1.get("/cubes", response_model=CubePage, tags=["cubes"], responses=_problems(404))
@@ -193,6 +202,13 @@ def restore_memory(mos: Sdk, user: Caller, memory_id: MemoryId, body: Transition
     """Bring an archived memory back to active."""
     body = body or TransitionIn()
     return MemoryOut.of(mos.restore(memory_id, user, body.reason, body.expected_version))
+
+
+@v1.post("/memories/{memory_id}/erase", response_model=ErasureOut, tags=["memories"],
+         responses=_problems(400, 403, 404))
+def erase_memory(mos: Sdk, user: Caller, memory_id: MemoryId, body: EraseIn | None = None) -> ErasureOut:
+    """Erase one memory and what was derived from it, for good (its cube's owner or its author)."""
+    return ErasureOut.of(mos.erase_memory(memory_id, user, (body or EraseIn()).reason))
 
 
 @v1.get("/memories/{memory_id}/history", response_model=HistoryOut, tags=["memories"],

@@ -128,6 +128,26 @@ class TransitionIn(Request):
     expected_version: int | None = Field(None, ge=1)
 
 
+class EraseIn(Request):
+    reason: Text | None = Field(None, max_length=2000, description="Recorded in the log; never the content.")
+
+
+class ErasureOut(BaseModel):
+    """What an erasure did: each erased memory with why it was in scope (`memory`, `user`,
+    `derived`), and the KV caches / adapters rebuilt without them."""
+
+    erased: dict[str, str]
+    keys_destroyed: int
+    purged: bool
+    artifacts_built: list[str]
+    artifacts_dropped: list[str]
+
+    @classmethod
+    def of(cls, report) -> "ErasureOut":
+        return cls(erased=dict(report.erased), keys_destroyed=report.keys_destroyed, purged=report.purged,
+                   artifacts_built=list(report.artifacts_built), artifacts_dropped=list(report.artifacts_dropped))
+
+
 class MergeIn(Request):
     memory_ids: list[Id] = Field(min_length=2, max_length=1000, description="Active memories of one cube.")
     text: Content | None = Field(None, max_length=MAX_TEXT_CHARS, description="Default: the sources' texts joined.")

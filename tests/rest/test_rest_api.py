@@ -228,3 +228,23 @@ def test_revoke_audit_and_point_in_time_over_http(client):
     assert client.delete(f"/v1/cubes/{cube}/shares/bob", headers=ALICE).status_code == 204
     assert problem(client.get(f"/v1/memories/{memory}", headers=BOB), 404)
     assert problem(client.delete(f"/v1/cubes/{cube}/shares/bob", headers=ALICE), 409)
+
+
+def test_erasure_over_http_removes_the_memory_for_everyone_and_only_its_owner_may_ask(client, alice_memory):
+    cube, memory_id = alice_memory
+    client.post(f"/v1/cubes/{cube}/shares", headers=ALICE, json={"user_id": "bob", "role": "writer"})
+    (bobs,) = add(client, BOB, cube, "Bob's note about the lockers")
+
+    problem(client.post(f"/v1/memories/{memory_id}/erase", headers=BOB, json={}), 403)
+    erased = client.post(f"/v1/memories/{memory_id}/erase", headers=ALICE, json={"reason": "request #7"})
+
+    assert erased.status_code == 200
+    assert erased.json()["erased"] == {memory_id: "memory"} and erased.json()["keys_destroyed"] == 1
+    problem(client.get(f"/v1/memories/{memory_id}", headers=ALICE), 404)
+    hits = client.post("/v1/search", headers=BOB, json={"query": "locker code"}).json()["hits"]
+    assert memory_id not in {h["memory_id"] for h in hits}
+    history = client.get(f"/v1/memories/{memory_id}/history", headers=ALICE).json()["items"]
+    assert history[-1]["type"] == "MemoryErased" and "4711" not in str(history)
+
+    everything = client.post("/v1/users/me/erase", headers=BOB, json={"reason": "leaving"})
+    assert everything.status_code == 200 and everything.json()["erased"] == {bobs: "user"}
