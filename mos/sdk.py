@@ -45,6 +45,9 @@ from mos.types import Hit, MemoryItem, provenance_of
 from projections.ports import SearchFilter
 from projections.runner import catch_up_all
 
+# Events per transaction when rebuilding read models: one decode feeds every read model.
+REPLAY_BATCH = 5000
+
 
 @dataclass(frozen=True)
 class ReplayReport:
@@ -407,9 +410,9 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
         """Drop every read model and rebuild it from offset 0 of the log."""
         started = time.perf_counter()
         with self._lock:
-            events = 0
             for runner in self._backend.runners:
-                events = runner.rebuild(progress)
+                runner.target.reset()
+            events = catch_up_all(self._backend.runners, self.log, progress, batch_size=REPLAY_BATCH)
         return ReplayReport(events, time.perf_counter() - started)
 
     def close(self) -> None:

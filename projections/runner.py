@@ -70,14 +70,17 @@ class ProjectionRunner:
         return self.catch_up(progress)
 
 
-def catch_up_all(runners: Sequence[ProjectionRunner], log: EventLog) -> int:
+def catch_up_all(runners: Sequence[ProjectionRunner], log: EventLog,
+                 progress: ProgressCallback | None = None, batch_size: int | None = None) -> int:
     """Bring several read models of one log up to its head, decoding each event once.
 
     Each runner still applies only events at or after its own checkpoint, so read models that
     lag by different amounts (say, one was just reset) are each advanced exactly once.
+    A replay passes a larger `batch_size`: fewer, bigger transactions.
     """
     applied = 0
-    batch_size = min(runner.batch_size for runner in runners)
+    batch_size = batch_size or min(runner.batch_size for runner in runners)
+    head = log.head() if progress else 0
     while True:
         checkpoints = [runner.target.checkpoint() for runner in runners]
         start = min(checkpoints, default=0)
@@ -93,3 +96,5 @@ def catch_up_all(runners: Sequence[ProjectionRunner], log: EventLog) -> int:
                 except CheckpointMoved:
                     continue  # another process got there first; the next round re-reads
         applied += len(batch)
+        if progress:
+            progress(batch[-1].offset + 1, max(head, batch[-1].offset + 1))
