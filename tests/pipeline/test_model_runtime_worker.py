@@ -28,8 +28,10 @@ def test_worker_builds_artifacts_for_promotions_and_drops_them_on_demotion(setti
         mos.create_user("alice")
         cube = mos.create_cube("hot", owner="alice")
         ids = mos.add_many([{"text": f"Alice fact {i}: she visited place {i}."} for i in range(5)], "alice", cube)
+        # The scheduler is off: its first tick (60 s) would demote these never-accessed
+        # promotions as cooled, which on a loaded machine can land inside this test.
         worker = start_worker(settings, tmp_path, MOS_MODEL=str(model_dir), MOS_DATA_DIR=str(worker_data),
-                              MOS_RUNTIME_POLL_SECONDS="1")
+                              MOS_RUNTIME_POLL_SECONDS="1", MOS_SCHEDULER_INTERVAL_SECONDS="0")
         try:
             mos.promote(ids[:3], "alice", "activation")
             mos.promote(ids[1:4], "alice", "parametric")
