@@ -24,28 +24,33 @@ DAY_MS = 24 * HOUR_MS
 @dataclass(frozen=True)
 class ActivationPolicy:
     """Promote to a KV cache when short heat ≥ `min_heat` and has stayed hot for
-    `stable_for_hours` (a stable hot set); demote when it falls below `demote_below`. A cube
-    holds at most `max_memories_per_cube`; when full, a candidate `displace_ratio` times
-    hotter than the coldest member takes its place."""
+    `stable_for_hours` (a stable hot set); demote when it falls below `demote_below`, but not
+    within `min_promoted_hours` of the promotion — a memory promoted by hand, never accessed
+    yet, would otherwise be demoted as cold by the very next tick. A cube holds at most
+    `max_memories_per_cube`; when full, a candidate `displace_ratio` times hotter than the
+    coldest member takes its place."""
 
     enabled: bool = True
     half_life_hours: float = 24.0
     min_heat: float = 5.0
     stable_for_hours: float = 1.0
     demote_below: float = 1.0
+    min_promoted_hours: float = 24.0
     max_memories_per_cube: int = 32
     displace_ratio: float = 2.0
 
 
 @dataclass(frozen=True)
 class ParametricPolicy:
-    """Distil into a LoRA adapter when long heat ≥ `min_heat` for `hot_for_days` in a row."""
+    """Distil into a LoRA adapter when long heat ≥ `min_heat` for `hot_for_days` in a row;
+    demote below `demote_below`, not within `min_promoted_days` of the promotion."""
 
     enabled: bool = True
     half_life_days: float = 7.0
     min_heat: float = 20.0
     hot_for_days: float = 7.0
     demote_below: float = 4.0
+    min_promoted_days: float = 7.0
     max_memories_per_cube: int = 256
     displace_ratio: float = 2.0
 
@@ -94,12 +99,14 @@ def _validate(config: SchedulerConfig) -> None:
         ("activation.min_heat", a.min_heat, lambda v: v > 0, "> 0"),
         ("activation.stable_for_hours", a.stable_for_hours, lambda v: v >= 0, ">= 0"),
         ("activation.demote_below", a.demote_below, lambda v: 0 <= v < a.min_heat, "in [0, min_heat)"),
+        ("activation.min_promoted_hours", a.min_promoted_hours, lambda v: v >= 0, ">= 0"),
         ("activation.max_memories_per_cube", a.max_memories_per_cube, lambda v: v >= 1, ">= 1"),
         ("activation.displace_ratio", a.displace_ratio, lambda v: v > 1, "> 1"),
         ("parametric.half_life_days", p.half_life_days, lambda v: v > 0, "> 0"),
         ("parametric.min_heat", p.min_heat, lambda v: v > 0, "> 0"),
         ("parametric.hot_for_days", p.hot_for_days, lambda v: v >= 0, ">= 0"),
         ("parametric.demote_below", p.demote_below, lambda v: 0 <= v < p.min_heat, "in [0, min_heat)"),
+        ("parametric.min_promoted_days", p.min_promoted_days, lambda v: v >= 0, ">= 0"),
         ("parametric.max_memories_per_cube", p.max_memories_per_cube, lambda v: v >= 1, ">= 1"),
         ("parametric.displace_ratio", p.displace_ratio, lambda v: v > 1, "> 1"),
         ("merge.min_similarity", m.min_similarity, lambda v: 0 < v <= 1, "in (0, 1]"),

@@ -46,6 +46,7 @@ class MemoryStats:
     embedding: np.ndarray
     embedding_model: str
     tiers: dict[str, int] = field(default_factory=dict)  # tier -> content version it was promoted at
+    promoted_at: dict[str, int] = field(default_factory=dict)  # tier -> when it was promoted (ms)
     accesses: int = 0
     last_access_at: int | None = None
     short_heat: float = 0.0
@@ -59,7 +60,7 @@ class MemoryStats:
     def snapshot(self) -> tuple:
         """Comparable view (for replay-equality checks)."""
         return (self.cube_id, self.state, self.created_at, self.changed_at, self.content_version,
-                tuple(sorted(self.tiers.items())), self.accesses, self.last_access_at, round(self.short_heat, 9),
+                tuple(sorted(self.tiers.items())), tuple(sorted(self.promoted_at.items())), self.accesses, self.last_access_at, round(self.short_heat, 9),
                 self.short_at, round(self.long_heat, 9), self.long_at, self.hot_since, self.long_hot_since,
                 self.recent_accesses)
 
@@ -113,14 +114,16 @@ class SchedulerState:
             self.unchecked.add(event.memory_id)
         elif isinstance(event, MemoryPromoted):
             stats.tiers[event.target] = stats.content_version
+            stats.promoted_at[event.target] = event.occurred_at
         elif isinstance(event, MemoryDemoted):
             stats.tiers.pop(event.target, None)
+            stats.promoted_at.pop(event.target, None)
         elif isinstance(event, MemoryArchived):
             stats.state = "archived"
         elif isinstance(event, MemoryRestored):
             stats.state, stats.changed_at = "active", event.occurred_at
         elif isinstance(event, MemoriesMerged):
-            stats.state, stats.tiers = "merged", {}
+            stats.state, stats.tiers, stats.promoted_at = "merged", {}, {}
 
     def _accessed(self, stats: MemoryStats, event: MemoryAccessed) -> None:
         at, count = event.occurred_at, event.count

@@ -60,13 +60,16 @@ def demotions(state: SchedulerState, now: int) -> list[Decision]:
         for tier, promoted_version in sorted(stats.tiers.items()):
             heat = state.short_heat(stats, now) if tier == "activation" else state.long_heat(stats, now)
             floor = a.demote_below if tier == "activation" else p.demote_below
+            residence_ms = a.min_promoted_hours * HOUR_MS if tier == "activation" else p.min_promoted_days * DAY_MS
+            promoted_for = now - stats.promoted_at.get(tier, now)
             if stats.state == "archived":
                 reason = _reason("demote-archived", now, {"state": stats.state}, {}, stats)
             elif stats.content_version != promoted_version:
                 reason = _reason("demote-changed", now, {"promoted_at_version": promoted_version,
                                                          "current_version": stats.content_version}, {}, stats)
-            elif heat < floor:
-                reason = _reason("demote-cooled", now, {"heat": heat}, {"demote_below": floor}, stats)
+            elif heat < floor and promoted_for >= residence_ms:
+                reason = _reason("demote-cooled", now, {"heat": heat, "promoted_for_ms": promoted_for},
+                                 {"demote_below": floor, "min_promoted_ms": residence_ms}, stats)
             else:
                 continue
             out.append(Decision("demote", stats.cube_id, (memory_id,), reason, tier, _last_access(stats)))

@@ -80,3 +80,23 @@ def test_the_background_scheduler_ticks_on_its_own_and_stops_with_close(tmp_path
 def _policies_of(mos_dir, memory_id):
     with MOS(mos_dir, embedder=HashingEmbedder(), record_access=False) as reopened:
         return _policies(reopened, memory_id)
+
+
+def test_a_memory_promoted_by_hand_is_not_demoted_as_cold_before_its_minimum_residence(tmp_path):
+    clock = Clock()
+    config = {"activation": {"min_promoted_hours": 6}, "parametric": {"enabled": False}}
+    with MOS(tmp_path, embedder=HashingEmbedder(), clock=clock, scheduler_config=config) as mos:
+        mos.create_user("alice")
+        cube = mos.create_cube("notes", owner="alice")
+        (pinned,) = mos.add_many([{"text": "the project's coding conventions"}], "alice", cube)
+        mos.promote([pinned], "alice", "activation", reason="always in context")  # never accessed: heat 0
+        for hour in range(1, 6):
+            clock.now = START + hour * HOUR_MS
+            assert mos.run_scheduler().decided == {}
+        clock.now = START + 6 * HOUR_MS
+        assert mos.run_scheduler().decided == {"demote": 1}
+        demoted = [e for e in mos.history(pinned, "alice") if type(e).__name__ == "MemoryDemoted"][0]
+        reason = json.loads(demoted.reason)
+        assert reason["policy"] == "demote-cooled"
+        assert reason["measured"]["promoted_for_ms"] == 6 * HOUR_MS
+        assert reason["thresholds"]["min_promoted_ms"] == 6 * HOUR_MS
