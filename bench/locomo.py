@@ -5,7 +5,12 @@ left out) a method ranks the turns and recall@k is the share of the question's e
 turns in its top k, averaged over questions. The baselines rank the same turn texts in the
 same run, so a change in MOS can be read against them on this machine and these versions.
 
-    python bench/locomo.py [--conversations 26 30] [--baselines-only] [--json out.json]
+Each turn is stored with metadata {dia_id, speaker, session_id}: the speaker feature and
+the graph's per-session NEXT_IN_SESSION chains read them. Document vectors are cached on
+disk between runs (bench/embedding_cache.py, `MOS_BENCH_CACHE`, default
+~/.cache/mos-bench/embeddings); query embedding is never cached, so search latency includes it.
+
+    python bench/locomo.py [--conversations 26 30] [--ablation] [--backend kafka] [--json out.json]
 """
 
 from __future__ import annotations
