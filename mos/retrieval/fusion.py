@@ -40,3 +40,9 @@ def fuse(results: Mapping[str, Sequence[ScoredId]], weights: Mapping[str, float]
             else:
                 raise ValueError(f"unknown fusion strategy {strategy!r}")
     return sorted(candidates.values(), key=lambda c: (-c.score, c.memory_id))
+
+
+def linear(rows: Mapping[str, Sequence[float]], weights: Sequence[float]) -> list[tuple[str, float]]:
+    """(memory_id, Σ weight·feature) best-first, ties broken by id so the order is total."""
+    scored = [(memory_id, float(sum(w * x for w, x in zip(weights, row)))) for memory_id, row in rows.items()]
+    return sorted(scored, key=lambda item: (-item[1], item[0]))

@@ -1,14 +1,18 @@
-"""Hybrid retrieval as a composition of signals: BM25, vector kNN, then graph expansion.
+"""Hybrid retrieval as a composition of signals: BM25, vector kNN, conversational context
+from the graph, and the speaker asked about — fused by learned weights.
 
-1. BM25 and kNN each return `candidates` ids within the caller's filter.
-2. Their lists are fused (`fusion.fuse`).
-3. The best `graph_seeds` fused hits are expanded one hop in the graph (conversation
-   neighbours and merge lineage; optionally memories sharing a rare entity); each neighbour gains
-   `graph_weight × seed score`, so context around a strong hit surfaces even when it shares
-   no words with the query.
+1. BM25 and kNN each return `candidates` ids within the caller's filter; each list's scores
+   are min-max normalised (`features.normalised`).
+2. The graph gives every candidate's neighbours (conversation order, merge lineage;
+   optionally memories sharing a rare entity). Neighbours join the candidates — context
+   around a strong hit surfaces even when it shares no words with the query — and each
+   candidate gets its neighbours' best scores as context features.
+3. Candidates whose speaker (metadata `speaker_key`) the query names get the speaker feature.
+4. `fusion="learned"` scores a candidate by the shipped linear weights over the features
+   (`learned_weights`); "minmax" and "rrf" fuse only BM25 and kNN, for comparison.
 
 Every stage respects the same SearchFilter, so expansion can never reach a memory outside
-the caller's cubes or states.
+the caller's cubes, states, tags or metadata.
 """
 
 from __future__ import annotations
@@ -17,9 +21,13 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from mos.embedders.port import Embedder
-from mos.retrieval.fusion import FusedCandidate, fuse
-from mos.retrieval.text_analysis import query_terms
-from projections.ports import GraphStore, SearchFilter, SearchIndex
+from mos.retrieval.features import FEATURES, candidate_features, normalised
+from mos.retrieval.fusion import fuse, linear
+from mos.retrieval.learned_weights import shipped_weights
+from mos.retrieval.query_analysis import analyse_query, names_speaker
+from projections.ports import Document, GraphStore, ScoredId, SearchFilter, SearchIndex
+
+_CONTEXT_BM25, _CONTEXT_VECTOR = FEATURES.index("context_bm25"), FEATURES.index("context_vector")
 
 
 @dataclass(frozen=True)
@@ -28,17 +36,17 @@ class RetrievalConfig:
 
     use_bm25: bool = True
     use_vector: bool = True
-    use_graph: bool = True
+    use_graph: bool = True  # neighbours join the candidates and give the context features
+    use_context: bool = True  # the context features (off: neighbours still join, scored 0 there)
+    use_speaker: bool = True
     candidates: int = 50
-    fusion: str = "minmax"
-    weights: Mapping[str, float] = field(default_factory=lambda: {"bm25": 1.0, "vector": 1.0})
-    # MENTIONS (shared-entity) expansion is available but off by default: on LoCoMo it cost
-    # 0.008 R@5 and ~6 ms per query (bench/locomo.py ablation); conversation neighbours and
-    # merge lineage carry the gain.
+    fusion: str = "learned"  # "learned" | "minmax" | "rrf"
+    weights: Mapping[str, float] = field(default_factory=shipped_weights)
+    # MENTIONS (shared-entity) expansion is available but off by default: measured in
+    # bench/locomo.py's ablation ("+ entity links").
     graph_edge_kinds: tuple[str, ...] = ("NEXT_IN_SESSION", "MERGED_INTO", "DERIVED_FROM")
-    graph_seeds: int = 20
-    graph_weight: float = 0.3
     max_entity_degree: int = 25
+    speaker_key: str = "speaker"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,17 @@ class Retrieved:
     score: float
     signals: Mapping[str, int]
     expanded_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What fusion sees for one query: feature rows (FEATURES order) per candidate, each
+    signal's 1-based ranks, and which neighbour edges brought a memory in."""
+
+    rows: Mapping[str, tuple[float, ...]]
+    ranks: Mapping[str, Mapping[str, int]]
+    via: Mapping[str, tuple[str, ...]]
+    raw: Mapping[str, Sequence[ScoredId]]
 
 
 class HybridRetriever:
@@ -60,47 +79,70 @@ class HybridRetriever:
     def retrieve(self, query: str, where: SearchFilter, top_k: int,
                  config: RetrievalConfig | None = None) -> list[Retrieved]:
         cfg = config or self.config
+        found = self.candidates(query, where, top_k, cfg)
+        if cfg.fusion == "learned":
+            weights = [cfg.weights.get(name, 0.0) for name in FEATURES]
+            ranked = linear(found.rows, weights)
+        else:
+            ranked = [(c.memory_id, c.score) for c in fuse(found.raw, {}, cfg.fusion)]
+        out = []
+        for memory_id, score in ranked[:top_k]:
+            signals = {name: ranks[memory_id] for name, ranks in found.ranks.items() if memory_id in ranks}
+            out.append(Retrieved(memory_id, score, signals, found.via.get(memory_id, ())))
+        return out
+
+    def candidates(self, query: str, where: SearchFilter, top_k: int,
+                   config: RetrievalConfig | None = None) -> Candidates:
+        """Every candidate with its features (also what bench/train_fusion.py learns from)."""
+        cfg = config or self.config
+        analysis = analyse_query(query)
         depth = max(cfg.candidates, top_k)
-        signals = {}
+        raw: dict[str, list[ScoredId]] = {}
         if cfg.use_bm25:
-            signals["bm25"] = self.index.bm25(query_terms(query), where, depth)
+            raw["bm25"] = self.index.bm25(list(analysis.terms), where, depth)
         if cfg.use_vector:
             vector = self.embedder.embed([query])[0]
-            signals["vector"] = self.index.knn(vector.tolist(), where, depth)
-        fused = fuse(signals, cfg.weights, cfg.fusion)
-        expanded: dict[str, list[str]] = {}
-        if cfg.use_graph and fused:
-            fused, expanded = self._expand(fused, where, cfg)
-        return [Retrieved(c.memory_id, c.score, dict(c.signals), tuple(expanded.get(c.memory_id, ())))
-                for c in fused[:top_k]]
-
-    def _expand(self, fused: list[FusedCandidate], where: SearchFilter,
-                cfg: RetrievalConfig) -> tuple[list[FusedCandidate], dict[str, list[str]]]:
-        seeds = {c.memory_id: c.score for c in fused[:cfg.graph_seeds]}
-        neighbours = self.graph.memory_neighbours(list(seeds), cfg.graph_edge_kinds, where.cube_ids,
-                                                  where.states, cfg.max_entity_degree)
-        boost: dict[str, float] = {}
+            raw["vector"] = self.index.knn(vector.tolist(), where, depth)
+        ranks = {name: {s.memory_id: rank for rank, s in enumerate(ranked, start=1)} for name, ranked in raw.items()}
+        direct = list(dict.fromkeys(s.memory_id for ranked in raw.values() for s in ranked))
+        neighbours: dict[str, list[str]] = {}
         via: dict[str, list[str]] = {}
-        for n in neighbours:
-            if n.memory_id == n.seed_id:
-                continue
-            gain = cfg.graph_weight * seeds[n.seed_id]
-            if gain > boost.get(n.memory_id, 0.0):
-                boost[n.memory_id] = gain
-            via.setdefault(n.memory_id, []).append(f"{n.seed_id}:{n.edge_kind}")
-        if where.tags_all or where.metadata_equals:  # the graph knows cubes/states, not tags
-            allowed = {d.memory_id for d in self._filtered(list(boost), where)}
-            boost = {m: g for m, g in boost.items() if m in allowed}
-        by_id = {c.memory_id: c for c in fused}
-        for rank, (memory_id, gain) in enumerate(sorted(boost.items(), key=lambda kv: -kv[1]), start=1):
-            candidate = by_id.setdefault(memory_id, FusedCandidate(memory_id))
-            candidate.score += gain
-            candidate.signals["graph"] = rank
-        return sorted(by_id.values(), key=lambda c: (-c.score, c.memory_id)), via
+        if cfg.use_graph and direct:
+            for n in self.graph.memory_neighbours(direct, cfg.graph_edge_kinds, where.cube_ids, where.states,
+                                                  cfg.max_entity_degree):
+                if n.memory_id == n.seed_id:
+                    continue
+                neighbours.setdefault(n.seed_id, []).append(n.memory_id)
+                neighbours.setdefault(n.memory_id, []).append(n.seed_id)
+                via.setdefault(n.memory_id, []).append(f"{n.seed_id}:{n.edge_kind}")
+        added = [m for m in dict.fromkeys(neighbours) if m not in ranks.get("bm25", {}) and
+                 m not in ranks.get("vector", {})]
+        wants_speaker = cfg.use_speaker and bool(analysis.names)
+        narrower = bool(where.tags_all or where.metadata_equals)  # than the graph's cubes and states
+        docs = self.index.documents(direct + added) if wants_speaker or (added and narrower) else {}
+        allowed = set(direct) | {m for m in added if not narrower or (m in docs and _passes(docs[m], where))}
+        speaker_named = set()
+        if wants_speaker:
+            speaker_named = {m for m in allowed if m in docs and
+                             names_speaker(analysis, _speaker(docs[m], cfg.speaker_key))}
+        signals = {name: normalised(ranked) for name, ranked in raw.items()}
+        context = {m: [n for n in ns if n in allowed] for m, ns in neighbours.items()} if cfg.use_context else {}
+        members = [m for m in direct + added if m in allowed]
+        rows = candidate_features(signals, context, speaker_named, members)
+        context_of = {m: rows[m][_CONTEXT_BM25] + rows[m][_CONTEXT_VECTOR] for m in members}
+        lifted = sorted((m for m in members if context_of[m] > 0), key=lambda m: -context_of[m])
+        if lifted:  # the graph signal: memories whose neighbours matched, best context first
+            ranks["graph"] = {m: rank for rank, m in enumerate(lifted, start=1)}
+        return Candidates(rows, ranks, {m: tuple(v) for m, v in via.items() if m in allowed}, raw)
 
-    def _filtered(self, memory_ids: Sequence[str], where: SearchFilter):
-        docs = self.index.documents(memory_ids)
-        return [d for d in docs.values()
-                if d.cube_id in where.cube_ids and d.state in where.states
-                and all(t in d.tags for t in where.tags_all)
-                and all(d.metadata.get(k) == v for k, v in where.metadata_equals.items())]
+
+def _speaker(doc: Document, key: str) -> str | None:
+    value = doc.metadata.get(key) if isinstance(doc.metadata, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _passes(doc: Document, where: SearchFilter) -> bool:
+    """The graph knows cubes and states, not tags or metadata: check neighbours here."""
+    return (doc.cube_id in where.cube_ids and doc.state in where.states
+            and all(t in doc.tags for t in where.tags_all)
+            and all(doc.metadata.get(k) == v for k, v in where.metadata_equals.items()))

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from mos.retrieval.text_analysis import document_terms, stems
 from projections.ports import Document, ScoredId, SearchFilter
 from projections.search_writes import EraseDocument, PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
 from projections.checkpoints import require_checkpoint as _require_checkpoint
@@ -42,7 +43,7 @@ CREATE INDEX IF NOT EXISTS documents_by_cube ON documents (cube_id, state);
 CREATE TABLE IF NOT EXISTS document_tags (doc_rowid INTEGER NOT NULL, tag TEXT NOT NULL,
     PRIMARY KEY (tag, doc_rowid)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    text, content='', contentless_delete=1, tokenize='porter unicode61 remove_diacritics 2');
+    text, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0');
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts_terms USING fts5vocab(documents_fts, 'instance');
 CREATE TABLE IF NOT EXISTS erased (memory_id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_vec USING vec0(
@@ -67,7 +68,18 @@ class SqliteSearchIndex:
         self._db = open_sqlite(self.path, with_vectors=True)
         # Freed pages and cells are zeroed, so an erased document leaves no bytes behind.
         self._db.execute("PRAGMA secure_delete=ON")
+        self._drop_porter_index()
         self._db.executescript(_schema(dimension))
+
+    def _drop_porter_index(self) -> None:
+        """An index written before terms were analysed in Python (FTS5 `porter`) holds other
+        terms than queries now look for: drop it whole, so the projection rebuilds it from
+        offset 0 with the shared analyser's terms."""
+        row = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'documents_fts'").fetchone()
+        if row and "porter" in row[0]:
+            for name in ("documents_fts_terms", "documents_fts", "documents_vec", "document_tags", "documents",
+                         "erased", "checkpoint"):
+                self._db.execute(f"DROP TABLE IF EXISTS {name}")
 
     # --- writes -------------------------------------------------------------------------
 
@@ -136,7 +148,7 @@ class SqliteSearchIndex:
              _blob(w.embedding)),
         )
         rowid = cursor.lastrowid
-        tx.execute("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)", (rowid, w.text))
+        tx.execute("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)", (rowid, document_terms(w.text)))
         tx.execute("INSERT INTO documents_vec (rowid, cube_id, state, embedding) VALUES (?, ?, ?, ?)",
                    (rowid, w.cube_id, w.state, _blob(w.embedding)))
         tx.executemany("INSERT INTO document_tags VALUES (?, ?)", [(rowid, t) for t in w.tags])
@@ -162,7 +174,7 @@ class SqliteSearchIndex:
              w.updated_at, w.last_event_id, w.last_actor, rowid),
         )
         tx.execute("DELETE FROM documents_fts WHERE rowid = ?", (rowid,))
-        tx.execute("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)", (rowid, w.text))
+        tx.execute("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)", (rowid, document_terms(w.text)))
         tx.execute("DELETE FROM documents_vec WHERE rowid = ?", (rowid,))
         tx.execute("INSERT INTO documents_vec (rowid, cube_id, state, embedding) VALUES (?, ?, ?, ?)",
                    (rowid, cube_id, state, _blob(w.embedding)))
@@ -209,9 +221,10 @@ class SqliteSearchIndex:
         return " AND ".join(clauses), params
 
     def bm25(self, terms: Sequence[str], where: SearchFilter, k: int) -> list[ScoredId]:
+        terms = stems(terms)
         if not terms or not where.cube_ids or not where.states:
             return []
-        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        match = " OR ".join('"' + term + '"' for term in terms)  # stems are letters and digits only
         clause, params = self._filter_sql(where)
         rows = self._db.execute(
             f"SELECT d.memory_id, bm25(documents_fts) AS rank FROM documents_fts "
