@@ -36,8 +36,8 @@ class Sizes:
         return self.mode
 
 
-SHORT = Sizes("short", kill_events=4_000, kills=4, restart_events=3_000, poison_good=3_000, poison_bad=800,
-              outage_events=3_000, outage_s=10.0, outage_servers=("elasticsearch",))
+SHORT = Sizes("short", kill_events=3_000, kills=4, restart_events=2_000, poison_good=2_000, poison_bad=600,
+              outage_events=2_000, outage_s=5.0, outage_servers=("elasticsearch",))
 LONG = Sizes("long", kill_events=50_000, kills=20, restart_events=20_000, poison_good=20_000, poison_bad=8_000,
              outage_events=20_000, outage_s=30.0, outage_servers=("elasticsearch", "neo4j"))
 SIZES = [SHORT, pytest.param(LONG, marks=pytest.mark.reliability_long, id="long")]

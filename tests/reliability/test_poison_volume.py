@@ -53,7 +53,7 @@ def fill(settings, tmp_path, good: int, bad: int, seed: int):
     workload = Workload("poison", seed=seed)
     commands = list(workload.commands(good))
     oversize = max(1, bad // 40)  # 1 MB each: a few go a long way
-    kinds = ["oversize"] * oversize + [k for i in range(bad - oversize) for k in [list(REASONS)[i % 3]]]
+    kinds = ["oversize"] * oversize + [list(REASONS)[i % 3] for i in range(bad - oversize)]
     rng.shuffle(kinds)
     slots = sorted(rng.randrange(len(commands)) for _ in kinds)
     acked, bad_offsets = [], {}

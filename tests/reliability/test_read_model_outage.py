@@ -55,8 +55,9 @@ def test_read_model_outage_backs_off_resumes_and_catches_up_with_no_loss(sizes, 
                                                         for k, v in moved[name].items()}))
         event_log = kafka_log(settings, tmp_path / "app-cache.db")
         workload = Workload("outage", seed=50)
-        # Paced so that events keep arriving through both outages (~8 events per command).
-        pause = 6 * sizes.outage_s / (sizes.outage_events / 8)
+        # Paced so that events keep arriving through the outages and the servers' reboots,
+        # which take up to a minute each on a loaded 2-core machine (~8 events per command).
+        pause = max(60.0, 3 * len(sizes.outage_servers) * sizes.outage_s) / (sizes.outage_events / 8)
         producer = Producer(event_log, workload.commands(sizes.outage_events), pause_s=pause)
         index, graph = make_index(settings), make_graph(settings)
         worker_log = tmp_path / "worker.log"

@@ -21,7 +21,8 @@ def test_worker_sigkilled_at_random_points_ends_equal_to_a_clean_replay(sizes, s
     settings, seed = shared_settings, 8_000 + sizes.kills
     rng = random.Random(seed)
     event_log = kafka_log(settings, tmp_path / "app-cache.db")
-    workload = Workload("kills", seed=seed)
+    # Long mode: 50k events through one app's appends; batches of up to 100 keep that to minutes.
+    workload = Workload("kills", seed=seed, max_batch=20 if sizes.kill_events <= 5_000 else 100)
     # One segment of the stream is released as each worker starts, so every worker life
     # sees events arriving; the kill lands at a random moment after its first progress.
     producer = Producer(event_log, workload.commands(sizes.kill_events), segment=sizes.kill_events // (sizes.kills + 1))
@@ -45,8 +46,8 @@ def test_worker_sigkilled_at_random_points_ends_equal_to_a_clean_replay(sizes, s
             producer.gate.release()  # the rest of the stream, for the last worker
         process = worker(settings, tmp_path)
         try:
-            producer.join(300)
-            assert not producer.is_alive(), "the producer did not finish within 300 s"
+            producer.join(900)
+            assert not producer.is_alive(), f"the producer did not finish within 900 s ({producer.events} events)"
             target = producer.end_offset
             seconds = wait_until(lambda: projected_to(index, graph) >= target, 600,
                                  f"the last worker to reach offset {target}", process, worker_log)

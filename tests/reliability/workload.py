@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Workload:
-    """`commands(n)` yields commands holding exactly `n` events in all."""
+    """`commands(n)` yields commands holding exactly `n` events in all; new memories come in
+    batches of 1 to `max_batch` (bigger batches: fewer, larger transactions)."""
 
     name: str
     seed: int = 0
     dimension: int = 16
+    max_batch: int = 20
     created: list[str] = field(default_factory=list)
 
     def commands(self, events: int) -> Iterator[list[Event]]:
@@ -71,7 +73,7 @@ class Workload:
                 command = memories.merge(rng.sample(active, 2), ctx, target, content(text()))
             else:
                 command = []
-                for _ in range(min(remaining, rng.randint(1, 20))):
+                for _ in range(min(remaining, rng.randint(1, self.max_batch))):
                     serial += 1
                     memory_id = str(uuid.UUID(int=rng.getrandbits(128)))
                     command.append(memories.create(ctx, memory_id, cube_id, content(text())))
