@@ -63,6 +63,13 @@ class PipelineSettings:
     scheduler_interval_seconds: float = 60.0  # 0 turns the worker's scheduler off
     scheduler_config: str | None = None  # a policy TOML file
     keystore_path: str | None = None  # data keys of sealed memory content; default <data dir>/keys.db
+    retry_initial_seconds: float = 0.5  # a read model that fails is retried after this…
+    retry_max_seconds: float = 30.0  # …doubling up to this, for as long as it stays down
+    # A worker that dies without leaving its consumer group (SIGKILL, OOM, power) holds its
+    # partitions until this passes: Faust's 60 s default made every crash a minute of no
+    # projection. Heartbeats come from a background task every 3 s, so a slow batch does
+    # not expire the session.
+    session_timeout_seconds: float = 10.0
 
     @classmethod
     def isolated(cls, endpoints, name: str, **overrides) -> "PipelineSettings":
@@ -84,7 +91,8 @@ class PipelineSettings:
     def from_env(cls) -> "PipelineSettings":
         """MOS_KAFKA_BOOTSTRAP, MOS_ES_URL, MOS_NEO4J_URI, MOS_TOPIC, MOS_ES_INDEX,
         MOS_NEO4J_NAMESPACE, MOS_FAUST_APP_ID, MOS_EMBEDDING_DIMENSION, MOS_RUNTIME_POLL_SECONDS,
-        MOS_SCHEDULER_INTERVAL_SECONDS, MOS_SCHEDULER_CONFIG, MOS_KEYSTORE."""
+        MOS_SCHEDULER_INTERVAL_SECONDS, MOS_SCHEDULER_CONFIG, MOS_KEYSTORE, MOS_RETRY_INITIAL_SECONDS,
+        MOS_RETRY_MAX_SECONDS, MOS_SESSION_TIMEOUT_SECONDS."""
         env = os.environ
         topic = env.get("MOS_TOPIC", cls.events_topic)
         return cls(
@@ -103,4 +111,7 @@ class PipelineSettings:
             scheduler_interval_seconds=float(env.get("MOS_SCHEDULER_INTERVAL_SECONDS",
                                                      cls.scheduler_interval_seconds)),
             scheduler_config=env.get("MOS_SCHEDULER_CONFIG") or None,
+            retry_initial_seconds=float(env.get("MOS_RETRY_INITIAL_SECONDS", cls.retry_initial_seconds)),
+            retry_max_seconds=float(env.get("MOS_RETRY_MAX_SECONDS", cls.retry_max_seconds)),
+            session_timeout_seconds=float(env.get("MOS_SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds)),
         )

@@ -5,7 +5,11 @@
 
 Agents are thin loops: take a batch of raw records, hand them to a `BatchProjector`
 (decode → pure projection → idempotent write with checkpoint), and send undecodable records
-to the dead-letter topic with the reason in a header. Processing is at-least-once (Faust
+to the dead-letter topic with the reason in a header. A read model that is down (or fails a
+write) is retried with bounded exponential backoff (`streams/backoff.py`): the agent holds
+its batch until the write succeeds, so an outage delays projection but never drops an
+event, and the worker neither crashes nor needs the read model up to start. Processing is
+at-least-once (Faust
 commits offsets after the agents), made effectively-once by the read models' checkpoints
 and version guards; the consumer reads committed transactions only
 (`streams/faust_read_committed.py`), so events of an aborted append never reach a read model.
@@ -25,6 +29,7 @@ from projections.batch_projector import BatchProjector, DeadLetter, RawRecord
 from projections.graph_projection import project_graph
 from projections.search_projection import project_search
 from streams.avro_codec import AvroEventCodec, DecodeError
+from streams.backoff import Backoff, retry_async
 from streams.faust_read_committed import install as install_read_committed
 from streams.keys import pipeline_codec
 from streams.kafka.topics import ensure_topics
@@ -51,7 +56,8 @@ def create_app(settings: PipelineSettings | None = None,
     app = faust.App(settings.faust_app_id, broker=f"kafka://{settings.kafka_bootstrap}",
                     processing_guarantee="at_least_once", topic_partitions=1, topic_allow_declare=False,
                     topic_disable_leader=True, web_enabled=False, store="memory://",
-                    broker_commit_every=500, broker_commit_interval=0.5, consumer_auto_offset_reset="earliest")
+                    broker_commit_every=500, broker_commit_interval=0.5, consumer_auto_offset_reset="earliest",
+                    broker_session_timeout=settings.session_timeout_seconds)
     events = app.topic(settings.events_topic, key_serializer="raw", value_serializer="raw", partitions=1)
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw",
                              partitions=1)
@@ -69,13 +75,22 @@ def create_app(settings: PipelineSettings | None = None,
             except Exception:  # the record is skipped either way; never stop the pipeline for it
                 log.exception("could not publish the dead letter of offset %d", letter.offset)
 
+    backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
+
     def projection_agent(name: str, project, factory) -> None:
-        projector = BatchProjector(name, codec, project, factory())
+        projectors: list[BatchProjector] = []  # built on first use: the read model may be down at start
+
+        def process(records: list[RawRecord]) -> list[DeadLetter]:
+            if not projectors:
+                projectors.append(BatchProjector(name, codec, project, factory()))
+            return projectors[0].process(records)
 
         async def agent(stream):
             async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-                letters = await asyncio.get_running_loop().run_in_executor(
-                    None, projector.process, _records(batch))
+                records = _records(batch)
+                letters = await retry_async(
+                    lambda: asyncio.get_running_loop().run_in_executor(None, process, records), backoff,
+                    f"projection {name} of offsets {records[0].offset}..{records[-1].offset}", log)
                 if name == "search":  # one agent reports the poison records; both skip them
                     await send_dead_letters(letters, name)
                 yield len(batch)
@@ -156,7 +171,8 @@ def default_targets(settings: PipelineSettings) -> dict[str, Callable[[], object
     def graph():
         from projections.neo4j.graph_store import Neo4jGraphStore
 
-        return Neo4jGraphStore(settings.neo4j_uri, namespace=settings.neo4j_namespace)
+        # The agent's backoff (logged, bounded) governs retries, not the driver's own 30 s.
+        return Neo4jGraphStore(settings.neo4j_uri, namespace=settings.neo4j_namespace, transaction_retry_s=1.0)
 
     return {"search": search, "graph": graph}
 

@@ -25,6 +25,10 @@ class Conflict(MosError):
     """Optimistic concurrency failure: the stream moved past the version the writer read."""
 
 
+class Unavailable(MosError):
+    """A server the operation needs stayed unreachable longer than the caller is made to wait."""
+
+
 class InvalidTransition(MosError):
     """The lifecycle state machine forbids this command in the memory's current state."""
 

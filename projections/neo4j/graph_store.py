@@ -54,17 +54,21 @@ class Neo4jGraphStore:
     """GraphStore adapter over a Neo4j 5 server (Community is enough).
 
     `drop_on_close` deletes this namespace's data in `close()`: for tests and benchmarks
-    that create a throwaway namespace per run.
+    that create a throwaway namespace per run. `transaction_retry_s`: how long the driver
+    retries a failed write transaction by itself (its default, 30 s, when None); a caller
+    with its own backoff (the Faust worker) makes it short, so that one policy decides.
     """
 
     def __init__(self, uri: str, namespace: str = "mos", *, auth: Any = None, database: str | None = None,
-                 drop_on_close: bool = False, driver: Driver | None = None):
+                 drop_on_close: bool = False, driver: Driver | None = None,
+                 transaction_retry_s: float | None = None):
         self.namespace = namespace
         self.database = database
         self.drop_on_close = drop_on_close
         self._owns_driver = driver is None
+        retry = {} if transaction_retry_s is None else {"max_transaction_retry_time": transaction_retry_s}
         self._driver = driver or GraphDatabase.driver(
-            uri, auth=auth, notifications_min_severity=NotificationMinimumSeverity.OFF)
+            uri, auth=auth, notifications_min_severity=NotificationMinimumSeverity.OFF, **retry)
         self._ensure_schema()
 
     def _ensure_schema(self) -> None:

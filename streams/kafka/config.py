@@ -22,6 +22,11 @@ class KafkaLogConfig:
     partitions: int = 1
     writer_id: str = "mos-writer"
     max_message_bytes: int = 1_048_588
+    # A broker that is down or restarting: appends and reads retry with backoff (delays
+    # doubling from 0.1 s to 5 s) for this long, then raise Unavailable.
+    unavailable_timeout_s: float = 120.0
+    retry_initial_s: float = 0.1
+    retry_max_s: float = 5.0
 
     def topic_configs(self) -> dict[str, str]:
         return {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete",

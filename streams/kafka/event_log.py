@@ -13,6 +13,14 @@ re-checks (now raising Conflict if the stream moved) and retries. No stale write
 
 Offsets are Kafka offsets: strictly increasing but not gap-free (transaction markers take
 offsets), which is what the EventLog port promises.
+
+A broker that goes away (a restart, a network blip) is waited out: an append or read that
+fails for a transient reason is retried with bounded exponential backoff for up to
+`unavailable_timeout_s`, then raises Unavailable. A failure can be ambiguous — the commit
+may have reached the broker before the connection died — so a retried append first
+re-initialises its producer (the coordinator then finishes or aborts the old transaction),
+reads the log, and returns the offsets of its events if they are there, appending them
+only if they are not: each acknowledged append is in the log exactly once.
 """
 
 from __future__ import annotations
@@ -24,11 +32,13 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import ProducerFenced
+from aiokafka import errors as kafka_errors
+from aiokafka.errors import IllegalOperation, KafkaError, ProducerFenced
 
-from mos.domain.errors import Conflict
+from mos.domain.errors import Conflict, Unavailable
 from mos.domain.events import Event, RecordedEvent
 from streams.avro_codec import AvroEventCodec, DecodeError
+from streams.backoff import Backoff, retry_async
 from streams.embedded.sqlite_event_log import check_stream_versions
 from streams.kafka.background_loop import BackgroundLoop
 from streams.kafka.config import KafkaLogConfig
@@ -38,6 +48,27 @@ from streams.subscription import follow
 
 log = logging.getLogger(__name__)
 _FENCED_RETRIES = 5
+# Kafka errors that no retry can cure (the request itself is wrong or forbidden).
+_PERMANENT = (kafka_errors.MessageSizeTooLargeError, kafka_errors.RecordTooLargeError,
+              kafka_errors.RecordListTooLargeError, kafka_errors.InvalidTopicError,
+              kafka_errors.TopicAuthorizationFailedError, kafka_errors.TransactionalIdAuthorizationFailed,
+              kafka_errors.ClusterAuthorizationFailedError, kafka_errors.UnsupportedVersionError)
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure of the connection or the broker's availability, worth a retry with a fresh
+    client: any Kafka error but the permanent ones and fencing (handled on its own), a
+    timeout, a socket error, or a client left in a state it cannot continue from."""
+    if isinstance(exc, (ProducerFenced, *_PERMANENT)):
+        return False
+    return isinstance(exc, (KafkaError, TimeoutError, OSError, IllegalOperation))
+
+
+def _retrieve(futures: list) -> None:
+    """Mark failed send futures of an abandoned transaction as seen (no 'never retrieved')."""
+    for future in futures:
+        if future.done() and not future.cancelled():
+            future.exception()
 
 
 async def _stop_quietly(producer: AIOKafkaProducer) -> None:
@@ -86,33 +117,114 @@ class KafkaEventLog:
         if not events:
             return []
         payloads = self.codec.encode_all(events)  # fail before touching Kafka
-        return self._bg.run(self._append(events, payloads))
+        return self._bg.run(self._append(events, payloads), timeout=None)
 
     async def _append(self, events: Sequence[Event], payloads: list[bytes]) -> list[RecordedEvent]:
         async with self._write_lock:  # one transaction at a time per producer
-            return await self._append_locked(events, payloads)
+            retried = False
 
-    async def _append_locked(self, events: Sequence[Event], payloads: list[bytes]) -> list[RecordedEvent]:
+            async def attempt() -> list[RecordedEvent]:
+                nonlocal retried
+                try:
+                    return await self._append_locked(events, payloads, recheck=retried)
+                except Exception as exc:
+                    if _transient(exc):
+                        retried = True
+                        await self._drop_producer()
+                        await self._drop_reader()
+                    raise
+
+            return await self._while_unavailable(attempt, f"append of {len(events)} events to {self.config.topic}")
+
+    async def _while_unavailable(self, call, what: str):
+        """`call()`, retried with backoff while the broker is unreachable; Unavailable after
+        `unavailable_timeout_s`."""
+        backoff = Backoff(self.config.retry_initial_s, self.config.retry_max_s)
+        try:
+            return await retry_async(call, backoff, what, log, give_up_after_s=self.config.unavailable_timeout_s,
+                                     retry_if=_transient)
+        except Exception as exc:
+            if _transient(exc):
+                raise Unavailable(f"{what}: Kafka at {self.config.bootstrap_servers} unreachable for "
+                                  f"{self.config.unavailable_timeout_s:.0f} s ({exc!r}); an append may or may "
+                                  f"not have been committed — read its stream before retrying") from exc
+            raise
+
+    async def _drop_producer(self) -> None:
+        """Forget the producer after a transient failure: a fresh one reconnects, and its
+        initialisation settles the transaction the old one left in doubt."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _stop_quietly(producer)
+
+    async def _drop_reader(self) -> None:
+        async with self._read_lock:
+            reader, self._reader = self._reader, None
+            self._empty_tail = (0, -1)
+            if reader is not None:
+                try:
+                    await reader.stop()
+                except Exception:  # noqa: BLE001 — a broken reader holds nothing we need
+                    log.debug("stopping a broken reader failed", exc_info=True)
+
+    async def _reading(self, read, what: str):
+        """`await read()`, with a fresh reader after each transient failure, while the broker
+        is unreachable (see `_while_unavailable`)."""
+
+        async def attempt():
+            try:
+                return await read()
+            except Exception as exc:
+                if _transient(exc):
+                    await self._drop_reader()
+                raise
+
+        return await self._while_unavailable(attempt, what)
+
+    def _committed(self, events: Sequence[Event]) -> list[RecordedEvent] | None:
+        """Where the cached log holds `events`, or None if it holds none of them."""
+        found = self._cache.offsets_of([event.event_id for event in events])
+        if not found:
+            return None
+        if len(found) != len(events):  # a transaction is all or nothing: the log is not ours
+            raise RuntimeError(f"only {len(found)} of {len(events)} events of one append are in {self.config.topic}")
+        return [RecordedEvent(found[event.event_id], event) for event in events]
+
+    async def _append_locked(self, events: Sequence[Event], payloads: list[bytes],
+                             recheck: bool = False) -> list[RecordedEvent]:
+        """One append. `recheck`: an earlier attempt failed, perhaps after its commit; if the
+        log (read after a fresh producer settled that transaction) holds these events, return
+        where they are instead of appending them again."""
         for attempt in range(_FENCED_RETRIES):
             fresh = self._producer is None
             producer = self._producer or await self._new_producer()
             await self._catch_up_cache()
+            if recheck:
+                committed = self._committed(events)
+                if committed is not None:
+                    log.warning("append of %d events to %s had been committed before its failure; not "
+                                "appended again", len(events), self.config.topic)
+                    return committed
             check_stream_versions(events, self._cache.version)
+            futures: list = []
             try:
                 async with producer.transaction():
-                    futures = [await producer.send(self.config.topic, value=payload,
-                                                   key=event.stream_key.encode(), partition=0,
-                                                   headers=[("type", event.type_name.encode()),
-                                                            ("event_id", event.event_id.encode())])
-                               for event, payload in zip(events, payloads)]
+                    for event, payload in zip(events, payloads):
+                        futures.append(await producer.send(
+                            self.config.topic, value=payload, key=event.stream_key.encode(), partition=0,
+                            headers=[("type", event.type_name.encode()), ("event_id", event.event_id.encode())]))
                 offsets = [(await future).offset for future in futures]
                 break
             except ProducerFenced:
+                _retrieve(futures)
                 log.info("writer fenced by another MOS writer (attempt %d); re-reading the log", attempt + 1)
                 await _stop_quietly(producer)
                 self._producer = None
                 if fresh:
                     await asyncio.sleep(0.05 * (attempt + 1))
+            except BaseException:
+                _retrieve(futures)
+                raise
         else:
             raise Conflict("another writer kept taking over the log; retry the command")
         await self._wait_until_readable(offsets[-1])
@@ -194,7 +306,9 @@ class KafkaEventLog:
         remaining = limit
         while remaining is None or remaining > 0:
             page = 1000 if remaining is None else min(remaining, 1000)
-            records, end = self._bg.run(self._read_raw(position, page), timeout=None)
+            records, end = self._bg.run(self._reading(lambda: self._read_raw(position, page),
+                                                      f"read of {self.config.topic} from offset {position}"),
+                                        timeout=None)
             for offset, event, _ in self._decoded(records):
                 yield RecordedEvent(offset, event)
             if len(records) < page:
@@ -204,7 +318,7 @@ class KafkaEventLog:
                 remaining -= len(records)
 
     def read_stream(self, stream_key: str) -> list[Event]:
-        self._bg.run(self._catch_up_cache())
+        self._bg.run(self._reading(self._catch_up_cache, f"catch-up of {self.config.topic}"), timeout=None)
         return [self.codec.decode(payload) for payload in self._cache.stream(stream_key)]
 
     def head(self) -> int:
@@ -212,7 +326,7 @@ class KafkaEventLog:
             async with self._read_lock:
                 await self._reader_at(0)
                 return await self._end_offset()
-        return self._bg.run(end())
+        return self._bg.run(self._reading(end, f"end offset of {self.config.topic}"), timeout=None)
 
     def subscribe(self, from_offset: int = 0, poll_interval: float = 0.1,
                   stop_when_idle: bool = False) -> Iterator[RecordedEvent]:

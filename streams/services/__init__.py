@@ -15,7 +15,9 @@ Users with Docker can run the same servers from `docker-compose.yml` instead.
 """
 
 from streams.services.common import ServiceError, ServicesHome
-from streams.services.for_tests import endpoints_for_tests
+from streams.services.for_tests import DedicatedServers, dedicated_servers, endpoints_for_tests
 from streams.services.launcher import ALL, ServiceEndpoints, start, status, stop
+from streams.services.ports import ServicePorts
 
-__all__ = ["ALL", "ServiceEndpoints", "ServiceError", "ServicesHome", "endpoints_for_tests", "start", "status", "stop"]
+__all__ = ["ALL", "DedicatedServers", "ServiceEndpoints", "ServiceError", "ServicePorts", "ServicesHome",
+           "dedicated_servers", "endpoints_for_tests", "start", "status", "stop"]

@@ -1,5 +1,8 @@
 """`python -m streams.services` / `mos services`: start|stop|status [--only kafka,elasticsearch,neo4j] [--home DIR]`.
 
+A second set of servers beside the usual one: another home, other ports, the same downloads —
+`start --home /srv/mos-b --ports kafka=19092,kafka_controller=19093,elasticsearch=19200,neo4j=17687,neo4j_routing=17688 --cache ~/.mos/services/cache`.
+
 `start` prints `MOS_*=...` lines on stdout (progress and log locations go to stderr), so
 `eval "$(python -m streams.services start)"` points the current shell at the servers.
 Every ServiceError becomes one message on stderr and exit status 1.
@@ -15,10 +18,14 @@ import typer
 
 from streams.services.common import ServiceError
 from streams.services.launcher import ALL, start, status, stop
+from streams.services.ports import ServicePorts
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local Kafka, Elasticsearch and Neo4j for MOS.")
 Only = typer.Option(",".join(ALL), "--only", help="Comma-separated servers to act on.")
 Home = typer.Option(None, "--home", envvar="MOS_SERVICES_HOME", help="Services home (default ~/.mos/services; /var/lib/mos/services for root).")
+Ports = typer.Option(None, "--ports", help="NAME=PORT,... (kafka, kafka_controller, elasticsearch, "
+                     "elasticsearch_transport, neo4j, neo4j_routing); default: the home's saved ports.")
+Cache = typer.Option(None, "--cache", envvar="MOS_SERVICES_CACHE", help="Downloads and installs (default <home>/cache).")
 
 
 def _names(only: str) -> list[str]:
@@ -34,11 +41,12 @@ def _guard(action) -> None:
 
 
 @app.command("start")
-def start_command(only: str = Only, home: Path | None = Home) -> None:
+def start_command(only: str = Only, home: Path | None = Home, ports: str | None = Ports,
+                  cache: Path | None = Cache) -> None:
     """Start (or reuse) the servers and print their endpoints as MOS_* variables."""
 
     def run() -> None:
-        endpoints = start(_names(only), home)
+        endpoints = start(_names(only), home, ServicePorts.parse(ports) if ports else None, cache)
         for key, value in endpoints.as_env().items():
             typer.echo(f"{key}={value}")
 

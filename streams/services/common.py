@@ -7,7 +7,11 @@ Layout under the services home (default `$MOS_SERVICES_HOME` or `~/.mos/services
     data/<server>/            the server's data; survives stop/start
     logs/<server>.log         the server's console output (the first place to look)
     run/<server>.pid          pid of the running server, written by the launcher
+    run/ports.json            the ports this home's servers were started on
     run/<server>.*            generated configuration
+
+The cache may live outside the home (`cache` argument, `$MOS_SERVICES_CACHE`): a second,
+dedicated set of servers (other home, other ports) then reuses the first one's downloads.
 """
 
 from __future__ import annotations
@@ -35,19 +39,22 @@ class ServicesHome:
     """Paths of one services home; creating the object touches nothing on disk."""
 
     root: Path
+    cache_root: Path | None = None  # None: `<root>/cache`
 
     @classmethod
-    def resolve(cls, home: Path | str | None = None) -> ServicesHome:
+    def resolve(cls, home: Path | str | None = None, cache: Path | str | None = None) -> ServicesHome:
         """`home` if given, else `$MOS_SERVICES_HOME`, else `~/.mos/services` — or, for root,
         `/var/lib/mos/services`: Elasticsearch runs as an unprivileged user that must be able
-        to reach its files, and root's home is usually closed to other users."""
-        default = Path("/var/lib/mos/services") if os.geteuid() == 0 else Path.home() / ".mos" / "services"
-        chosen = home or os.environ.get("MOS_SERVICES_HOME") or default
-        return cls(Path(chosen).expanduser().resolve())
+        to reach its files, and root's home is usually closed to other users. `cache` (else
+        `$MOS_SERVICES_CACHE`, else `<home>/cache`) holds the downloads and installs."""
+        chosen = home or os.environ.get("MOS_SERVICES_HOME") or default_home()
+        chosen_cache = cache or os.environ.get("MOS_SERVICES_CACHE")
+        return cls(Path(chosen).expanduser().resolve(),
+                   Path(chosen_cache).expanduser().resolve() if chosen_cache else None)
 
     @property
     def cache(self) -> Path:
-        return self.root / "cache"
+        return self.cache_root or self.root / "cache"
 
     @property
     def maven_repo(self) -> Path:
@@ -71,11 +78,17 @@ class ServicesHome:
             path.mkdir(parents=True, exist_ok=True)
 
 
+def default_home() -> Path:
+    return Path("/var/lib/mos/services") if os.geteuid() == 0 else Path.home() / ".mos" / "services"
+
+
 class Server(ABC):
     """One server the launcher can install, launch and health-check.
 
     `launch` returns the pid of the server JVM itself (not of a wrapper script), so that
-    `stop` signals the process that holds the port and the data directory.
+    `stop` signals the process that holds the port and the data directory. The class
+    attribute `port` is the default; an instance built with `ports` (see `ServicePorts`)
+    listens where those say.
     """
 
     name: str

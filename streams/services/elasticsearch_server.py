@@ -19,6 +19,7 @@ from pathlib import Path
 
 from streams.services import maven
 from streams.services.common import LOOPBACK, Server, ServiceError, ServicesHome, failure, java_home
+from streams.services.ports import ServicePorts
 from streams.services.processes import read_pid
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ class ElasticsearchServer(Server):
     port = 9200
     ready_timeout_s = 150.0
     artifact = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
+
+    def __init__(self, ports: ServicePorts = ServicePorts()):
+        self.port, self.transport_port = ports.elasticsearch, ports.elasticsearch_transport
 
     @property
     def endpoint(self) -> str:
@@ -59,6 +63,8 @@ class ElasticsearchServer(Server):
             f"-Epath.data={home.data(self.name)}", f"-Epath.logs={own_dirs['logs']}",
             "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         ]
+        if self.transport_port is not None:
+            argv.append(f"-Etransport.port={self.transport_port}")
         if os.geteuid() == 0:
             argv = ["runuser", "-u", ES_USER, "--", "env", *(f"{k}={v}" for k, v in env.items()), *argv]
         logfile = home.log(self.name)

@@ -5,16 +5,25 @@ Per server, in order:
    (CI services, `docker compose up`, a remote box);
 2. a Docker engine that answers, through testcontainers (only if it is installed);
 3. `start()` — the Maven-fetched servers on 127.0.0.1, reused across test runs.
+
+A test that stops or restarts a server must not touch those shared ones (other runs use
+them): `dedicated_servers()` launches private ones — own home, free ports, the shared cache
+of downloads — and stops them when the test is done.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from dataclasses import replace
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from streams.services.launcher import ALL, ServiceEndpoints, start
+from streams.services.common import ServicesHome
+from streams.services.launcher import ALL, ServiceEndpoints, start, stop
+from streams.services.ports import ServicePorts
 
 _FIELDS = {"kafka": ("kafka_bootstrap", "MOS_KAFKA_BOOTSTRAP"),
            "elasticsearch": ("es_url", "MOS_ES_URL"),
@@ -44,6 +53,47 @@ def endpoints_for_tests(names: Iterable[str] = ALL, home: Path | str | None = No
         _provisioned.update(provided)
     chosen = {**{name: _provisioned[name] for name in wanted if name not in given}, **given}
     return replace(ServiceEndpoints(), **{_FIELDS[name][0]: value for name, value in chosen.items()})
+
+
+@dataclass(frozen=True)
+class DedicatedServers:
+    """Private servers of one test: `stop(name)` / `start(name)` restart one of them on the
+    same ports and data (what an outage test needs)."""
+
+    home: Path
+    names: tuple[str, ...]
+    endpoints: ServiceEndpoints
+
+    def stop(self, name: str) -> str:
+        return stop([name], self.home)[name]
+
+    def start(self, name: str) -> None:
+        start([name], self.home)
+
+    def log(self, name: str) -> Path:
+        return ServicesHome.resolve(self.home).log(name)
+
+
+@contextmanager
+def dedicated_servers(names: Iterable[str], shared_home: Path | str | None = None) -> Iterator[DedicatedServers]:
+    """Start `names` in a fresh home on free ports, reusing the downloads of `shared_home`
+    (default: the usual home); everything is stopped and deleted on exit, logs excepted
+    when the block failed (they are what one reads next)."""
+    wanted = tuple([names] if isinstance(names, str) else names)
+    # Elasticsearch runs as another user, who must reach the home: /tmp, not a 0700 pytest dir.
+    home = Path(tempfile.mkdtemp(prefix="mos-services-"))
+    home.chmod(0o755)
+    failed = False
+    try:
+        endpoints = start(wanted, home, ServicePorts.free(), ServicesHome.resolve(shared_home).cache)
+        yield DedicatedServers(home, wanted, endpoints)
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        stop(wanted, home)
+        if not failed:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def _from_docker(names: list[str]) -> dict[str, str] | None:

@@ -1,4 +1,5 @@
-"""Apache Kafka 3.9 as one KRaft node (broker + controller) on 127.0.0.1:9092.
+"""Apache Kafka 3.9 as one KRaft node (broker + controller) on 127.0.0.1:9092 (controller 9093;
+both configurable through `ServicePorts`).
 
 Topics are never auto-created (`auto.create.topics.enable=false`): MOS creates each topic
 with its partition count before use, because an auto-created 1-partition topic next to a
@@ -19,9 +20,8 @@ from streams.services.common import (
     java_binary,
     port_accepts,
 )
+from streams.services.ports import ServicePorts
 from streams.services.processes import spawn
-
-_CONTROLLER_PORT = 9093
 
 _LOG4J_SERVER = """log4j.rootLogger=INFO, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
@@ -49,6 +49,9 @@ class KafkaServer(Server):
     port = 9092
     ready_timeout_s = 90.0
     artifacts = (f"org.apache.kafka:kafka_2.13:{version}", "org.slf4j:slf4j-reload4j:1.7.36")
+
+    def __init__(self, ports: ServicePorts = ServicePorts()):
+        self.port, self.controller_port = ports.kafka, ports.kafka_controller
 
     @property
     def endpoint(self) -> str:
@@ -95,8 +98,8 @@ class KafkaServer(Server):
         settings = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            "controller.quorum.voters": f"1@{LOOPBACK}:{_CONTROLLER_PORT}",
-            "listeners": f"PLAINTEXT://{LOOPBACK}:{self.port},CONTROLLER://{LOOPBACK}:{_CONTROLLER_PORT}",
+            "controller.quorum.voters": f"1@{LOOPBACK}:{self.controller_port}",
+            "listeners": f"PLAINTEXT://{LOOPBACK}:{self.port},CONTROLLER://{LOOPBACK}:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",

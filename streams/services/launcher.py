@@ -5,6 +5,10 @@ health check is reused as is. Servers are handled in parallel threads; Maven dow
 are serialised (one local repository), so the first server fetched starts booting while
 the next one downloads. A file lock under `run/` keeps two processes from launching the
 same home at once.
+
+Each home runs one set of servers on the ports it was first started with (`ServicePorts`,
+saved in the home): a dedicated set for a test that stops its own servers is simply another
+home with other ports, sharing the cache of downloads (`cache`).
 """
 
 from __future__ import annotations
@@ -30,21 +34,33 @@ from streams.services.common import (
 from streams.services.elasticsearch_server import ElasticsearchServer
 from streams.services.kafka_server import KafkaServer
 from streams.services.neo4j_server import Neo4jServer
+from streams.services.ports import ServicePorts
 from streams.services.processes import exit_code, is_alive, read_pid, rss_mib, terminate, write_pid
 
 log = logging.getLogger(__name__)
 
-SERVERS: dict[str, Server] = {s.name: s for s in (KafkaServer(), ElasticsearchServer(), Neo4jServer())}
+
+
+def servers_for(ports: ServicePorts) -> dict[str, Server]:
+    return {s.name: s for s in (KafkaServer(ports), ElasticsearchServer(ports), Neo4jServer(ports))}
+
+
+SERVERS: dict[str, Server] = servers_for(ServicePorts())
 ALL: tuple[str, ...] = tuple(SERVERS)
 
 
 @dataclass(frozen=True)
 class ServiceEndpoints:
-    """Where clients connect; the launcher always serves these loopback addresses."""
+    """Where clients connect (the defaults are the default ports' loopback addresses)."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     es_url: str = "http://127.0.0.1:9200"
     neo4j_uri: str = "bolt://127.0.0.1:7687"
+
+    @classmethod
+    def of(cls, ports: ServicePorts) -> ServiceEndpoints:
+        servers = servers_for(ports)
+        return cls(*(servers[name].endpoint for name in ALL))
 
     def as_env(self) -> dict[str, str]:
         """The `MOS_*` variables that point MOS (and `endpoints_for_tests`) at these servers."""
@@ -52,32 +68,42 @@ class ServiceEndpoints:
                 "MOS_NEO4J_URI": self.neo4j_uri}
 
 
-def start(names: Iterable[str] = ALL, home: Path | str | None = None) -> ServiceEndpoints:
+def start(names: Iterable[str] = ALL, home: Path | str | None = None, ports: ServicePorts | None = None,
+          cache: Path | str | None = None) -> ServiceEndpoints:
     """Start (or reuse) each named server and return once every one answers a real request.
 
+    `ports`: where this home's servers listen (default: the ports saved in the home, else
+    the standard ones); a home whose servers are running on other ports refuses to change.
+    `cache`: where downloads and installs live (default: the home's own `cache/`).
     Raises ServiceError naming the log file of each server that failed; servers that did
     start are left running.
     """
-    servers, services_home = _select(names), ServicesHome.resolve(home)
+    services_home = _resolve(home, cache)
     services_home.make_dirs()
+    if services_home.cache_root is not None:
+        _cache_file(services_home).write_text(str(services_home.cache_root))
     with _home_lock(services_home):
+        chosen = _ports_of(services_home, ports)
+        servers = _select(names, chosen)
         fetch_lock = threading.Lock()
         _for_each(servers, lambda server: _start_one(server, services_home, fetch_lock))
-    return ServiceEndpoints()
+    return ServiceEndpoints.of(chosen)
 
 
 def stop(names: Iterable[str] = ALL, home: Path | str | None = None, grace_s: float = 30.0) -> dict[str, str]:
     """SIGTERM each named server, SIGKILL after `grace_s`; returns name -> what happened."""
-    servers, services_home = _select(names), ServicesHome.resolve(home)
+    services_home = _resolve(home)
     services_home.make_dirs()
     with _home_lock(services_home):
+        servers = _select(names, ServicePorts.load(_ports_file(services_home)))
         return dict(zip([s.name for s in servers], _for_each(
             servers, lambda server: _stop_one(server, services_home, grace_s))))
 
 
 def status(home: Path | str | None = None) -> dict[str, dict]:
     """name -> {running, healthy, pid, version, endpoint, rss_mib, log} for every server."""
-    services_home = ServicesHome.resolve(home)
+    services_home = _resolve(home)
+    home_servers = servers_for(ServicePorts.load(_ports_file(services_home)))
 
     def describe(server: Server) -> dict:
         pid = read_pid(services_home.pidfile(server.name))
@@ -92,8 +118,39 @@ def status(home: Path | str | None = None) -> dict[str, dict]:
             "log": str(services_home.log(server.name)),
         }
 
-    servers = list(SERVERS.values())
-    return dict(zip(SERVERS, _for_each(servers, describe)))
+    return dict(zip(home_servers, _for_each(list(home_servers.values()), describe)))
+
+
+def _resolve(home: Path | str | None, cache: Path | str | None = None) -> ServicesHome:
+    """The home, with the cache it was started with when none is given (the Elasticsearch
+    liveness check looks for the install directory, which lives in the cache)."""
+    resolved = ServicesHome.resolve(home, cache)
+    if resolved.cache_root is None and _cache_file(resolved).is_file():
+        resolved = ServicesHome(resolved.root, Path(_cache_file(resolved).read_text().strip()))
+    return resolved
+
+
+def _cache_file(home: ServicesHome) -> Path:
+    return home.run / "cache.path"
+
+
+def _ports_file(home: ServicesHome) -> Path:
+    return home.run / "ports.json"
+
+
+def _ports_of(home: ServicesHome, requested: ServicePorts | None) -> ServicePorts:
+    """The ports to start on: `requested` (saved for later calls), else the saved ones. A
+    server of this home that runs already keeps its ports: asking for others is an error."""
+    saved = ServicePorts.load(_ports_file(home))
+    if requested is None or requested == saved:
+        return saved
+    running = [server.name for server in _select(ALL, saved)
+               if is_alive(read_pid(home.pidfile(server.name)), server.cmdline_markers(home))]
+    if running:
+        raise ServiceError(f"{', '.join(running)} of {home.root} already run on {saved}; stop them "
+                           f"before starting on {requested}")
+    requested.save(_ports_file(home))
+    return requested
 
 
 def _start_one(server: Server, home: ServicesHome, fetch_lock) -> None:
@@ -188,12 +245,13 @@ def _for_each(servers: list[Server], action) -> list:
     return results
 
 
-def _select(names: Iterable[str]) -> list[Server]:
+def _select(names: Iterable[str], ports: ServicePorts) -> list[Server]:
     wanted = [names] if isinstance(names, str) else list(names)
     unknown = sorted(set(wanted) - set(SERVERS))
     if unknown:
         raise ServiceError(f"unknown service(s) {unknown}; known: {', '.join(SERVERS)}")
-    return [SERVERS[name] for name in SERVERS if name in wanted]
+    servers = servers_for(ports)
+    return [servers[name] for name in servers if name in wanted]
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Neo4j 5.26 LTS Community on bolt://127.0.0.1:7687, started from its Maven jars.
+"""Neo4j 5.26 LTS Community on bolt://127.0.0.1:7687 (server-side routing on 7688; both
+configurable through `ServicePorts`), started from its Maven jars.
 
 No neo4j scripts are needed: `org.neo4j.server.CommunityEntryPoint` runs in console mode
 with settings on the command line. Authentication and the HTTP connector are off, usage
@@ -16,6 +17,7 @@ from streams.services.common import (
     java_binary,
     port_accepts,
 )
+from streams.services.ports import ServicePorts
 from streams.services.processes import spawn
 
 
@@ -25,6 +27,9 @@ class Neo4jServer(Server):
     port = 7687
     ready_timeout_s = 150.0
     artifacts = (f"org.neo4j:neo4j:{version}",)
+
+    def __init__(self, ports: ServicePorts = ServicePorts()):
+        self.port, self.routing_port = ports.neo4j, ports.neo4j_routing
 
     @property
     def endpoint(self) -> str:
@@ -36,6 +41,7 @@ class Neo4jServer(Server):
         settings = {
             "server.default_listen_address": LOOPBACK,
             "server.bolt.listen_address": f"{LOOPBACK}:{self.port}",
+            "server.routing.listen_address": f"{LOOPBACK}:{self.routing_port}",
             "server.http.enabled": "false",
             "server.https.enabled": "false",
             "dbms.security.auth_enabled": "false",
