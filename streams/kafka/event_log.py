@@ -64,6 +64,11 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (KafkaError, TimeoutError, OSError, IllegalOperation))
 
 
+def _we_are_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _retrieve(futures: list) -> None:
     """Mark failed send futures of an abandoned transaction as seen (no 'never retrieved')."""
     for future in futures:
@@ -126,7 +131,14 @@ class KafkaEventLog:
             async def attempt() -> list[RecordedEvent]:
                 nonlocal retried
                 try:
-                    return await self._append_locked(events, payloads, recheck=retried)
+                    try:
+                        return await self._append_locked(events, payloads, recheck=retried)
+                    except asyncio.CancelledError as exc:
+                        if _we_are_cancelled():
+                            raise
+                        # aiokafka cancels the futures of a sender that lost the broker: a
+                        # connection failure like any other, not a cancellation of this append.
+                        raise kafka_errors.KafkaConnectionError(f"the producer's sender was cancelled: {exc!r}") from exc
                 except Exception as exc:
                     if _transient(exc):
                         retried = True
