@@ -1,8 +1,7 @@
 """Replay: how long rebuilding every read model from offset 0 takes, beside the log's own read rate.
 
-A log of N events is written through the SDK on the embedded backend: memories created in
-`add_many` batches over several cubes, then a share of them updated and archived (so replay
-meets more than one event type). Content is sealed as always (one AES-GCM key per memory);
+A log of N events is written on the embedded backend: memories created over several cubes,
+then a share of them updated and archived (so replay meets more than one event type). Content is sealed as always (one AES-GCM key per memory);
 embeddings come from the hashing embedder, because replay never re-embeds — the vectors are
 in the events — so the embedding model is not part of what is measured.
 
@@ -22,6 +21,7 @@ import json
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from bench_output import machine_info, print_machine, print_table
@@ -29,25 +29,50 @@ from ingest_search import TEMPLATES, sentences
 
 
 def build_log(mos, events: int, cubes: int, batch: int) -> dict:
-    """Writes about `events` events: ~90% MemoryCreated, then updates and archives of a tenth."""
+    """Appends about `events` events: ~90% MemoryCreated, then updates and archives of a tenth.
+
+    Users and cubes go through the SDK; memory events are made by the domain's own commands
+    (`memories.create / update / archive`, so they are exactly what the SDK appends) and
+    appended to the log in batches of `batch`, sealed as always, without projecting them
+    one call at a time: what is timed afterwards is the replay, and writing 1M events
+    through per-call SDK commands would take longer than the replay itself.
+    """
+    from mos.domain import memory as memories
+    from mos.domain.commands import CommandContext
+
     mos.create_user("bench")
     cube_ids = [mos.create_cube(f"replay-{i}", owner="bench") for i in range(cubes)]
     creations = int(events * 0.9)
     texts = sentences(TEMPLATES, creations, seed=11)
-    ids: list[str] = []
+    ctx, model = CommandContext(actor="bench", source_app="bench"), mos.embedder.model_id
+    to_change = max(events - creations - mos.log.head(), 0)
+    created: list = []  # only the first `to_change`: a million 384-float tuples would not fit in RAM
+    written = 0
     started = time.perf_counter()
     for at in range(0, creations, batch):
         chunk = texts[at:at + batch]
         cube = cube_ids[(at // batch) % cubes]
-        ids += mos.add_many([{"text": t, "metadata": {"n": at + i}} for i, t in enumerate(chunk)], "bench", cube)
-        print(f"  written {len(ids):>9,} memories  {time.perf_counter() - started:7.1f} s", flush=True)
-    remaining = events - mos.log.head()
-    for position, memory_id in enumerate(ids[:max(remaining, 0)]):
+        vectors = mos.embedder.embed(chunk)
+        made = [memories.create(ctx, str(uuid.uuid4()), cube, memories.MemoryContentValues(
+            text, (), json.dumps({"n": at + i}), tuple(vector.tolist()), model))
+            for i, (text, vector) in enumerate(zip(chunk, vectors))]
+        mos.log.append(made)
+        created += made[:max(to_change - len(created), 0)]
+        written += len(made)
+        print(f"  written {written:>9,} memories  {time.perf_counter() - started:7.1f} s", flush=True)
+    changes = []
+    for position, event in enumerate(created):
+        memory = memories.evolve(None, event)
         if position % 2:
-            mos.archive(memory_id, "bench", reason="bench")
+            changes.append(memories.archive(memory, ctx, reason="bench"))
         else:
-            mos.update(memory_id, "bench", text=texts[position] + " (edited)")
-    return {"write_s": time.perf_counter() - started, "memories": len(ids)}
+            edited = texts[position] + " (edited)"
+            changes.append(memories.update(memory, ctx, memories.MemoryContentValues(
+                edited, (), event.metadata_json, event.embedding, model)))
+    for at in range(0, len(changes), batch):
+        mos.log.append(changes[at:at + batch])
+    print(f"  written {len(changes):>9,} updates and archives  {time.perf_counter() - started:7.1f} s", flush=True)
+    return {"write_s": time.perf_counter() - started, "memories": written}
 
 
 def read_ceiling(log) -> tuple[int, float]:
@@ -60,7 +85,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--cubes", type=int, default=10)
-    parser.add_argument("--batch", type=int, default=20_000, help="memories per add_many call")
+    parser.add_argument("--batch", type=int, default=20_000, help="events per append")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -72,7 +97,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mos-replay-") as tmp:
         mos = MOS(tmp, embedder=HashingEmbedder(), record_access=False)
         try:
-            print(f"writing ~{args.events:,} events ({args.cubes} cubes, add_many batches of {args.batch:,})")
+            print(f"writing ~{args.events:,} events ({args.cubes} cubes, appends of {args.batch:,})")
             written = build_log(mos, args.events, args.cubes, args.batch)
             head = mos.log.head()
             count, read_s = read_ceiling(mos.log)

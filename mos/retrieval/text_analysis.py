@@ -40,6 +40,8 @@ STOP_WORDS = frozenset(
 
 def fold(text: str) -> str:
     """Lower-case and strip diacritics (`remove_diacritics 2` in FTS5 terms)."""
+    if text.isascii():  # nothing to decompose: the per-character pass is most of analysis time
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

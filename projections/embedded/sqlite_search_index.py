@@ -51,6 +51,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS documents_vec USING vec0(
 """
 
 
+_TABLES = ("documents_fts_terms", "documents_fts", "documents_vec", "document_tags", "documents", "erased",
+           "checkpoint")
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a schema script (none of ours has a `;` inside a statement)."""
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
 def _blob(vector: Sequence[float]) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
@@ -77,8 +86,7 @@ class SqliteSearchIndex:
         offset 0 with the shared analyser's terms."""
         row = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'documents_fts'").fetchone()
         if row and "porter" in row[0]:
-            for name in ("documents_fts_terms", "documents_fts", "documents_vec", "document_tags", "documents",
-                         "erased", "checkpoint"):
+            for name in _TABLES:
                 self._db.execute(f"DROP TABLE IF EXISTS {name}")
 
     # --- writes -------------------------------------------------------------------------
@@ -91,10 +99,11 @@ class SqliteSearchIndex:
         erased = 0
         with Transaction(self._db) as tx:
             _require_checkpoint(tx, expected_checkpoint)
+            gone = self._erased_among(tx, [write.memory_id for write in writes])
             for write in writes:
                 if not isinstance(write, (UpsertDocument, ReplaceContent, PatchDocument, EraseDocument)):
                     raise TypeError(f"unknown search write {write!r}")
-                if tx.execute("SELECT 1 FROM erased WHERE memory_id = ?", (write.memory_id,)).fetchone():
+                if write.memory_id in gone:
                     continue  # an erased memory stays erased, whatever of its past is replayed
                 if isinstance(write, UpsertDocument):
                     self._upsert(tx, write)
@@ -104,11 +113,23 @@ class SqliteSearchIndex:
                     self._patch(tx, write)
                 else:
                     self._erase(tx, write)
+                    gone.add(write.memory_id)
                     erased += 1
             tx.execute("INSERT INTO checkpoint (id, next_offset) VALUES (0, ?) "
                        "ON CONFLICT (id) DO UPDATE SET next_offset = excluded.next_offset", (next_offset,))
         if erased:
             self.purge()
+
+    @staticmethod
+    def _erased_among(tx, memory_ids: Sequence[str]) -> set[str]:
+        """The erased ones of `memory_ids`: one query per 500 ids, not one per write."""
+        ids = list(dict.fromkeys(memory_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found.update(m for (m,) in tx.execute(
+                f"SELECT memory_id FROM erased WHERE memory_id IN ({_placeholders(chunk)})", chunk))
+        return found
 
     def _erase(self, tx, w: EraseDocument) -> None:
         rowid = self._rowid(tx, w.memory_id)
@@ -140,18 +161,20 @@ class SqliteSearchIndex:
     def _upsert(self, tx, w: UpsertDocument) -> None:
         if self._rowid(tx, w.memory_id) is not None:
             return  # a memory is created once; a re-delivered creation is a no-op
+        embedding = _blob(w.embedding)
         cursor = tx.execute(
             f"INSERT INTO documents ({_COLUMNS}, embedding) VALUES ({_placeholders(range(19))})",
             (w.memory_id, w.cube_id, w.text, json.dumps(list(w.tags)), w.metadata_json, w.memory_type,
              w.state, w.version, w.created_at, w.created_at, w.created_by, w.created_by, w.source_app,
              w.created_event_id, w.created_event_id, json.dumps(list(w.derived_from)), None, "[]",
-             _blob(w.embedding)),
+             embedding),
         )
         rowid = cursor.lastrowid
         tx.execute("INSERT INTO documents_fts (rowid, text) VALUES (?, ?)", (rowid, document_terms(w.text)))
         tx.execute("INSERT INTO documents_vec (rowid, cube_id, state, embedding) VALUES (?, ?, ?, ?)",
-                   (rowid, w.cube_id, w.state, _blob(w.embedding)))
-        tx.executemany("INSERT INTO document_tags VALUES (?, ?)", [(rowid, t) for t in w.tags])
+                   (rowid, w.cube_id, w.state, embedding))
+        if w.tags:
+            tx.executemany("INSERT INTO document_tags VALUES (?, ?)", [(rowid, t) for t in w.tags])
 
     def _current(self, tx, memory_id: str, write) -> tuple | None:
         """(rowid, cube_id, state, merged_into, tiers_json) if `write` is newer than the
@@ -202,9 +225,19 @@ class SqliteSearchIndex:
             tx.execute("UPDATE documents_vec SET state = ? WHERE rowid = ?", (new_state, rowid))
 
     def reset(self) -> None:
-        with Transaction(self._db) as tx:
-            for table in ("documents_fts", "documents_vec", "document_tags", "documents", "erased", "checkpoint"):
-                tx.execute(f"DELETE FROM {table}")
+        """Drop and recreate every table in one transaction (a crash leaves the old index or
+        an empty one). Deleting row by row under secure_delete zeroed every freed page: 2 min
+        at 1M documents. Dropping without it is safe: erased content was already purged
+        physically when it was erased, and what is dropped here is rebuilt by the replay."""
+        self._db.execute("PRAGMA secure_delete=OFF")
+        try:
+            with Transaction(self._db) as tx:
+                for table in _TABLES:
+                    tx.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in _statements(_schema(self.dimension)):
+                    tx.execute(statement)
+        finally:
+            self._db.execute("PRAGMA secure_delete=ON")
 
     # --- queries ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import sqlite_vec
 
 IntegrityError = sqlean.IntegrityError
 OperationalError = sqlean.OperationalError
+CACHE_KIB = 128 * 1024  # per connection, an upper bound: pages are only cached once read
 
 
 def open_sqlite(path: Path | str, *, with_vectors: bool = False) -> sqlean.Connection:
@@ -25,6 +26,9 @@ def open_sqlite(path: Path | str, *, with_vectors: bool = False) -> sqlean.Conne
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA foreign_keys=ON")
+    # SQLite's default page cache is 2 MB: past ~100k memories the read models' B-trees
+    # (random uuid keys) no longer fit and every insert reads pages back from the OS.
+    connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     if with_vectors:
         connection.enable_load_extension(True)
         sqlite_vec.load(connection)
