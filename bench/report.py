@@ -6,7 +6,13 @@ their output verbatim rather than re-deriving numbers: what the report says is e
 what the script printed. A script that fails is reported as failed with its last lines;
 the report is still written.
 
-    python bench/report.py [--preset quick|standard|full] [--only locomo ttft ...] [--out bench/REPORT.md]
+    python bench/report.py [--preset quick|standard|full] [--only locomo ttft ...] [--merge] [--out bench/REPORT.md]
+
+Every run is also kept in bench/REPORT.json (output, command, exit code, wall time, start
+time, preset, load average before and after: a shared machine's load changes figures).
+`--merge` keeps the runs already in that file for the benches not run this time, so the
+hours-long scale points can be run one at a time (or side by side) and the report still
+shows every bench, each with the time and preset of its own run.
 
 Presets choose sizes: `quick` checks that every script runs (minutes); `standard` is the
 sizes the README quotes; `full` adds the issue's scale points (search at 1M memories,
@@ -17,6 +23,9 @@ servers (pipeline, es_index) start them through the project launcher.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import json
+import os
 import subprocess
 import sys
 import time
@@ -57,15 +66,22 @@ def plan(preset: str) -> list[Run]:
             "Elasticsearch projection rate vs ES's own bulk rate; BM25 / kNN latency"),
         Run("pipeline", "pipeline.py",
             ("--events", "2000", "--projection-events", "1000", "--memories", "2000", "--lag-seconds", "5")
-            if quick else ("--memories", "1000000") if full else (),
-            "Kafka produce, Faust projection and lag, hybrid search on ES + Neo4j"),
+            if quick else ("--memories", "10000"),
+            "Kafka produce, Faust projection and lag, hybrid search on ES + Neo4j (scale: search_scale)"),
+        Run("search_scale", "search_scale.py",
+            ("--sizes", "2000", "--queries", "50") if quick else ("--sizes", "10000", "100000"),
+            "MOS hybrid search p50/p99 at 10k / 100k memories on ES + Neo4j vs ES kNN / BM25 alone"),
     ]
+    if full:  # built once into a kept home (~1 h here); a rerun resumes it and only measures
+        runs.append(Run("search_scale_1m", "search_scale.py",
+                        ("--sizes", "1000000", "--home", "/var/tmp/mos-bench-search-scale-1m"),
+                        "MOS hybrid search p50/p99 at 1M memories on ES + Neo4j vs ES kNN / BM25 alone"))
     return runs
 
 
 def run_one(run: Run, timeout_s: float) -> dict:
     command = [sys.executable, str(BENCH / run.script), *run.args]
-    started = time.perf_counter()
+    started, started_utc, load_before = time.perf_counter(), _now(), os.getloadavg()
     try:
         done = subprocess.run(command, cwd=BENCH.parent, capture_output=True, text=True, timeout=timeout_s)
         code, output = done.returncode, done.stdout + (f"\n[stderr]\n{done.stderr[-4000:]}" if done.returncode else "")
@@ -73,24 +89,35 @@ def run_one(run: Run, timeout_s: float) -> dict:
         code, output = "timeout", (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) \
             else (exc.stdout or "")
     return {"command": " ".join(["python", f"bench/{run.script}", *run.args]), "code": code,
-            "seconds": time.perf_counter() - started, "output": output}
+            "seconds": time.perf_counter() - started, "output": output, "what": run.what,
+            "started": started_utc, "load_before": list(load_before), "load_after": list(os.getloadavg())}
 
 
-def render(preset: str, runs: list[Run], results: dict[str, dict], info: dict) -> str:
-    lines = [f"# MOS benchmark report ({preset})", "",
-             f"Written by `bench/report.py --preset {preset}` on "
-             f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.", "",
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render(names: list[str], results: dict[str, dict], info: dict) -> str:
+    presets = sorted({r.get("preset", "?") for r in results.values()})
+    lines = [f"# MOS benchmark report ({', '.join(presets)})", "",
+             f"Written by `bench/report.py` on {_now()}; each bench below says when and with which preset it "
+             "ran (`--merge` runs benches one at a time), and the load average around it: other work shared "
+             "this 2-core machine during some runs, and absolute figures move with it. Ratios to the "
+             "baselines printed by the same script in the same run are the comparable figures.", "",
              f"Machine: {info['cpu']}, {info['cpu_count']} CPUs ({info['cpus_usable']} usable), "
              f"{info['platform']}, Python {info['python']}; "
              + ", ".join(f"{k} {v}" for k, v in info["packages"].items()), "",
-             "| bench | what | result | wall |", "|---|---|---|---|"]
-    for run in runs:
-        r = results[run.name]
+             "| bench | what | result | preset | started | wall | load before → after |", "|---|---|---|---|---|---|---|"]
+    for name in names:
+        r = results[name]
         status = "ok" if r["code"] == 0 else f"**failed ({r['code']})**"
-        lines.append(f"| [{run.name}](#{run.name}) | {run.what} | {status} | {r['seconds']:.0f} s |")
-    for run in runs:
-        r = results[run.name]
-        lines += ["", f"## {run.name}", "", f"`{r['command']}` — exit {r['code']}, {r['seconds']:.1f} s", "",
+        load = f"{r['load_before'][0]:.1f} → {r['load_after'][0]:.1f}" if "load_before" in r else "?"
+        lines.append(f"| [{name}](#{name}) | {r.get('what', '')} | {status} | {r.get('preset', '?')} | "
+                     f"{r.get('started', '?')} | {r['seconds']:.0f} s | {load} |")
+    for name in names:
+        r = results[name]
+        lines += ["", f"## {name}", "", f"`{r['command']}` — exit {r['code']}, {r['seconds']:.1f} s, "
+                  f"preset {r.get('preset', '?')}, started {r.get('started', '?')}", "",
                   "```", r["output"].rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
@@ -101,6 +128,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", help="run only these benches (names as in the report)")
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per bench script")
     parser.add_argument("--out", type=Path, default=BENCH / "REPORT.md")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the runs of other benches already recorded in the report's JSON")
     args = parser.parse_args()
 
     runs = [r for r in plan(args.preset) if not args.only or r.name in args.only]
@@ -109,11 +138,19 @@ def main() -> int:
     results = {}
     for run in runs:
         print(f"[report] {run.name}: python bench/{run.script} {' '.join(run.args)}", flush=True)
-        results[run.name] = run_one(run, args.timeout)
+        results[run.name] = {**run_one(run, args.timeout), "preset": args.preset}
         print(f"[report] {run.name}: exit {results[run.name]['code']} in {results[run.name]['seconds']:.0f} s",
               flush=True)
-    args.out.write_text(render(args.preset, runs, results, info))
-    print(f"wrote {args.out}")
+    store = args.out.with_suffix(".json")
+    with open(store.with_suffix(".lock"), "w") as lock:  # two --merge runs side by side
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kept = json.loads(store.read_text()) if args.merge and store.exists() else {}
+        kept.update(results)
+        order = [r.name for r in plan("full")]
+        names = [n for n in order if n in kept] + sorted(n for n in kept if n not in order)
+        store.write_text(json.dumps(kept, indent=1))
+        args.out.write_text(render(names, kept, info))
+    print(f"wrote {args.out} and {store}")
     return 0 if all(r["code"] == 0 for r in results.values()) else 1
 
 

@@ -4,7 +4,8 @@ Guarantees (the same as `SqliteGraphStore`, held to the same contract tests):
 - `apply(writes, next_offset)` stores every write and the checkpoint in ONE Neo4j
   transaction: a batch that fails (an unknown write type, a moved checkpoint, a lost
   connection) leaves the graph and the checkpoint as they were;
-- writes take effect in the order given (one ordered UNWIND; see `cypher.APPLY`);
+- writes take effect as if applied in the order given (`phases`: one UNWIND per write type
+  between order-sensitive writes; see `cypher.APPLY`);
 - re-delivering a batch gives the same graph: every write is an upsert, and a node already
   appended to a session is not appended again;
 - `snapshot()` has the SQLite adapter's canonical format, so the two compare equal for
@@ -48,6 +49,40 @@ def _as_row(write: GraphWrite) -> dict[str, Any]:
     if not isinstance(write, _WRITE_TYPES):
         raise TypeError(f"unknown graph write {write!r}")
     return {"t": type(write).__name__, **vars(write)}
+
+
+# Writes that commute with one another's kinds between two order-sensitive writes: an edge's
+# MERGE of a stub node and that node's upsert give the same node in either order, and session
+# appends touch only session tails and NEXT_IN_SESSION edges. Order within a kind is kept.
+_COMMUTING = ("UpsertNode", "UpsertEdge", "AppendToSession")
+
+
+def phases(rows: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Group a batch's rows into (write type, rows) statements with the batch's effect.
+
+    Between two order-sensitive writes (RemoveEdges, SetNodeState, EraseNode), the commuting
+    kinds are gathered into one statement each; an order-sensitive write flushes what came
+    before it and runs after, next to any run of its own type."""
+    out: list[tuple[str, list[dict[str, Any]]]] = []
+    pending: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _COMMUTING}
+
+    def flush() -> None:
+        for kind in _COMMUTING:
+            if pending[kind]:
+                out.append((kind, pending[kind]))
+                pending[kind] = []
+
+    for row in rows:
+        if row["t"] in pending:
+            pending[row["t"]].append(row)
+            continue
+        flush()
+        if out and out[-1][0] == row["t"]:
+            out[-1][1].append(row)
+        else:
+            out.append((row["t"], [row]))
+    flush()
+    return out
 
 
 class Neo4jGraphStore:
@@ -102,8 +137,8 @@ class Neo4jGraphStore:
             from projections.checkpoints import CheckpointMoved
 
             raise CheckpointMoved(f"checkpoint is {current}, expected {expected_checkpoint}")
-        if rows:
-            tx.run(cypher.APPLY, ns=self.namespace, ops=rows).consume()
+        for kind, group in phases(rows):
+            tx.run(cypher.APPLY[kind], ns=self.namespace, ops=group).consume()
         tx.run(cypher.SET_CHECKPOINT, ns=self.namespace, next_offset=next_offset).consume()
 
     def reset(self) -> None:

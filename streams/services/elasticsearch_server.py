@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 ES_USER = "mos-es"
 
 
+
+def heap() -> str:
+    """Elasticsearch's JVM heap: 512m fits the tests; an index of a million 384-d HNSW
+    vectors merges its graphs on heap, so bench/search_scale.py runs its own server with
+    `MOS_ES_HEAP=2g`. Read when a server is launched, never at import."""
+    value = os.environ.get("MOS_ES_HEAP", "512m")
+    if not value[:-1].isdigit() or value[-1] not in "mg":
+        raise ValueError(f"MOS_ES_HEAP must look like 512m or 2g, not {value!r}")
+    return value
+
 class ElasticsearchServer(Server):
     name = "elasticsearch"
     version = "8.19.21"
@@ -53,7 +63,7 @@ class ElasticsearchServer(Server):
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "ES_JAVA_HOME": str(java_home()),
-            "ES_JAVA_OPTS": "-Xms512m -Xmx512m",
+            "ES_JAVA_OPTS": f"-Xms{heap()} -Xmx{heap()}",
             "ES_TMPDIR": str(own_dirs["tmp"]),
         }
         argv = [
