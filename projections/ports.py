@@ -84,6 +84,12 @@ class SearchIndex(Checkpointed, Protocol):
         """Best-first by cosine similarity (score in [-1, 1]), exact within the filter."""
         ...
 
+    def bm25_and_knn(self, terms: Sequence[str], vector: Sequence[float], where: SearchFilter,
+                     k: int) -> tuple[list[ScoredId], list[ScoredId]]:
+        """(`bm25(terms, ...)`, `knn(vector, ...)`), equal to the two calls; a server backend
+        answers both in one round trip, which is most of a hybrid query's latency."""
+        ...
+
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]: ...
 
     def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:

@@ -225,22 +225,27 @@ class ElasticsearchSearchIndex:
     # --- queries ------------------------------------------------------------------------
 
     def bm25(self, terms: Sequence[str], where: SearchFilter, k: int) -> list[ScoredId]:
-        stems = query_stems(terms)
-        if not stems or not where.cube_ids or not where.states or k <= 0:
-            return []
-        query = {"bool": {"filter": _filter(where), "must": {"match": {"text_terms": " ".join(stems)}}}}
-        hits = self._es.search(index=self.index, query=query, size=min(k, MAX_WINDOW), source=False)["hits"]["hits"]
-        return [ScoredId(hit["_id"], hit["_score"]) for hit in hits]
+        body = _bm25_body(terms, where, k)
+        return _bm25_hits(self._es.search(index=self.index, **_kwargs(body))) if body else []
 
     def knn(self, vector: Sequence[float], where: SearchFilter, k: int) -> list[ScoredId]:
-        query_vector = [float(x) for x in vector]
-        if not where.cube_ids or not where.states or k <= 0 or not any(query_vector):
-            return []
-        k = min(k, MAX_WINDOW)
-        knn = {"field": "embedding", "query_vector": query_vector, "k": k,
-               "num_candidates": min(max(100, 10 * k), MAX_WINDOW), "filter": {"bool": {"filter": _filter(where)}}}
-        hits = self._es.search(index=self.index, knn=knn, size=k, source=False)["hits"]["hits"]
-        return [ScoredId(hit["_id"], 2.0 * hit["_score"] - 1.0) for hit in hits]  # ES scores (1 + cos) / 2
+        body = _knn_body(vector, where, k)
+        return _knn_hits(self._es.search(index=self.index, **_kwargs(body))) if body else []
+
+    def bm25_and_knn(self, terms: Sequence[str], vector: Sequence[float], where: SearchFilter,
+                     k: int) -> tuple[list[ScoredId], list[ScoredId]]:
+        """One `msearch`: Elasticsearch runs the two searches side by side, one round trip."""
+        bodies = {"bm25": _bm25_body(terms, where, k), "knn": _knn_body(vector, where, k)}
+        asked = [name for name, body in bodies.items() if body]
+        if not asked:
+            return [], []
+        searches = [part for name in asked for part in ({"index": self.index}, bodies[name])]
+        responses = dict(zip(asked, self._es.msearch(searches=searches)["responses"]))
+        for response in responses.values():
+            if "error" in response:
+                raise ApiError(response.get("status", 500), response["error"])
+        return (_bm25_hits(responses["bm25"]) if "bm25" in responses else [],
+                _knn_hits(responses["knn"]) if "knn" in responses else [])
 
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]:
         found: dict[str, Document] = {}
@@ -293,3 +298,34 @@ class ElasticsearchSearchIndex:
             self._es.indices.delete(index=[self.index, self.checkpoint_index], ignore_unavailable=True)
         if self._owns_client:
             self._es.close()
+
+
+def _bm25_body(terms: Sequence[str], where: SearchFilter, k: int) -> dict | None:
+    stems = query_stems(terms)
+    if not stems or not where.cube_ids or not where.states or k <= 0:
+        return None
+    query = {"bool": {"filter": _filter(where), "must": {"match": {"text_terms": " ".join(stems)}}}}
+    return {"query": query, "size": min(k, MAX_WINDOW), "_source": False}
+
+
+def _knn_body(vector: Sequence[float], where: SearchFilter, k: int) -> dict | None:
+    query_vector = [float(x) for x in vector]
+    if not where.cube_ids or not where.states or k <= 0 or not any(query_vector):
+        return None
+    k = min(k, MAX_WINDOW)
+    knn = {"field": "embedding", "query_vector": query_vector, "k": k,
+           "num_candidates": min(max(100, 10 * k), MAX_WINDOW), "filter": {"bool": {"filter": _filter(where)}}}
+    return {"knn": knn, "size": k, "_source": False}
+
+
+def _kwargs(body: dict) -> dict:
+    """A request body as `search()` keywords (the client names `_source` `source`)."""
+    return {("source" if key == "_source" else key): value for key, value in body.items()}
+
+
+def _bm25_hits(response) -> list[ScoredId]:
+    return [ScoredId(hit["_id"], hit["_score"]) for hit in response["hits"]["hits"]]
+
+
+def _knn_hits(response) -> list[ScoredId]:
+    return [ScoredId(hit["_id"], 2.0 * hit["_score"] - 1.0) for hit in response["hits"]["hits"]]  # (1 + cos) / 2

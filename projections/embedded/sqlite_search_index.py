@@ -284,6 +284,11 @@ class SqliteSearchIndex:
                 (query, k, *where.cube_ids, *where.states, k)).fetchall()  # vec0's k is per partition
         return [ScoredId(memory_id, 1.0 - distance) for memory_id, distance in rows]
 
+    def bm25_and_knn(self, terms: Sequence[str], vector: Sequence[float], where: SearchFilter,
+                     k: int) -> tuple[list[ScoredId], list[ScoredId]]:
+        """In process there is no round trip to save: the two queries, one after the other."""
+        return self.bm25(terms, where, k), self.knn(vector, where, k)
+
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]:
         found: dict[str, Document] = {}
         ids = list(dict.fromkeys(memory_ids))

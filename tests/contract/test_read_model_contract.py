@@ -65,6 +65,14 @@ def test_knn_is_exact_within_the_filter(filled):
     assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",), tags_all=("sport",)), 10)) == ["m1"]
 
 
+def test_bm25_and_knn_together_equal_the_two_queries(filled):
+    for where in (SearchFilter(("c1",)), SearchFilter(("c1", "c2"), ("active", "archived")), SearchFilter(())):
+        both = filled.bm25_and_knn(["running", "berlin"], [1, 0, 0, 0], where, 3)
+        assert both == (filled.bm25(["running", "berlin"], where, 3), filled.knn([1, 0, 0, 0], where, 3))
+    assert filled.bm25_and_knn(["the"], [1, 0, 0, 0], SearchFilter(("c1",)), 2) == (
+        [], filled.knn([1, 0, 0, 0], SearchFilter(("c1",)), 2))  # nothing to match: only kNN is asked
+
+
 def test_redelivering_a_failed_batch_gives_the_same_model_as_applying_it_once(filled, tmp_path, request):
     """The exactly-once *effect*: transactional adapters roll a failed batch back; the others
     apply idempotently by version. Either way the checkpoint never moves past a failure."""
