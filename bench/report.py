@@ -11,12 +11,14 @@ the report is still written.
 Presets choose sizes: `quick` checks that every script runs (minutes); `standard` is the
 sizes the README quotes; `full` adds the issue's scale points (search at 1M memories,
 replay of 1M events), which take hours on a 2-core machine. Scripts that need the real
-servers (pipeline, es_index) start them through the project launcher.
+servers (pipeline, es_index, load) start them through the project launcher. A script that
+prints `plot: <path>` gets that image shown under its output.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -59,6 +61,10 @@ def plan(preset: str) -> list[Run]:
             ("--events", "2000", "--projection-events", "1000", "--memories", "2000", "--lag-seconds", "5")
             if quick else ("--memories", "1000000") if full else (),
             "Kafka produce, Faust projection and lag, hybrid search on ES + Neo4j"),
+        Run("load", "load.py",
+            ("--quick",) if quick else ("--seconds", "600", "--baseline-seconds", "60") if full else (),
+            "bounded REST + producer write load with searches: events/s, search p50/p99 vs a no-write "
+            "baseline, worker lag over time (PNG)"),
     ]
     return runs
 
@@ -76,7 +82,17 @@ def run_one(run: Run, timeout_s: float) -> dict:
             "seconds": time.perf_counter() - started, "output": output}
 
 
-def render(preset: str, runs: list[Run], results: dict[str, dict], info: dict) -> str:
+def figures(output: str, report_dir: Path) -> list[str]:
+    """Markdown images for the `plot: <path>` lines a script printed (paths as the report sees them)."""
+    images = []
+    for line in output.splitlines():
+        if line.startswith("plot: "):
+            path = (BENCH.parent / line[len("plot: "):].strip()).resolve()
+            images.append(f"![{path.name}]({os.path.relpath(path, report_dir)})")
+    return images
+
+
+def render(preset: str, runs: list[Run], results: dict[str, dict], info: dict, report_dir: Path = BENCH) -> str:
     lines = [f"# MOS benchmark report ({preset})", "",
              f"Written by `bench/report.py --preset {preset}` on "
              f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.", "",
@@ -92,6 +108,8 @@ def render(preset: str, runs: list[Run], results: dict[str, dict], info: dict) -
         r = results[run.name]
         lines += ["", f"## {run.name}", "", f"`{r['command']}` — exit {r['code']}, {r['seconds']:.1f} s", "",
                   "```", r["output"].rstrip(), "```"]
+        images = figures(r["output"], report_dir)
+        lines += ["", *images] if images else []
     return "\n".join(lines) + "\n"
 
 
@@ -112,7 +130,7 @@ def main() -> int:
         results[run.name] = run_one(run, args.timeout)
         print(f"[report] {run.name}: exit {results[run.name]['code']} in {results[run.name]['seconds']:.0f} s",
               flush=True)
-    args.out.write_text(render(args.preset, runs, results, info))
+    args.out.write_text(render(args.preset, runs, results, info, args.out.resolve().parent))
     print(f"wrote {args.out}")
     return 0 if all(r["code"] == 0 for r in results.values()) else 1
 
