@@ -76,7 +76,7 @@ def test_a_tiny_load_run_stops_by_itself_and_every_acknowledged_event_is_project
     name = f"mos-test-load-{uuid.uuid4().hex[:8]}"
     settings = PipelineSettings.isolated(endpoints, name)
     command = [sys.executable, "bench/load.py", "--seconds", str(LOAD_SECONDS), "--baseline-seconds",
-               str(BASELINE_SECONDS), "--producer-rate", "40", "--drain-timeout", "40", "--out", str(tmp_path),
+               str(BASELINE_SECONDS), "--producer-rate", "40", "--producer-batch", "20", "--drain-timeout", "45", "--out", str(tmp_path),
                "--name", name, "--keep"]
     env = {**os.environ, **endpoints.as_env(),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
@@ -95,8 +95,11 @@ def test_a_tiny_load_run_stops_by_itself_and_every_acknowledged_event_is_project
         assert result["searches"]["search_baseline"]["requests"] > 0
 
         after_writes = [s for s in report["samples"] if s["t"] >= phases["load_end"]]
-        assert result["max_lag"] >= 0 and result["drain_seconds"] is not None
-        assert any(s["lag"] == 0 and s["committed"] > 0 for s in after_writes)  # the worker caught up
+        assert set(result["drain_seconds"]) == {"read_models", "worker_committed"}
+        assert result["lag"]["read_models"]["max"] >= 0 and result["lag"]["worker_committed"]["max"] > 0
+        assert any(s["projection_lag"] == 0 and s["checkpoint"] > 0 for s in after_writes)  # all visible
+        assert any(s["lag"] == 0 and s["committed"] > 0 for s in after_writes)  # the worker committed all
+        assert max(s["end"] for s in report["samples"]) > result["acked_events"]
         with Elasticsearch(settings.es_url) as es:
             es.indices.refresh(index=settings.es_index)
             documents = es.count(index=settings.es_index)["count"]
