@@ -161,6 +161,7 @@ def print_summary(shape: LoadShape, result: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     from streams.services import endpoints_for_tests
 
     info = machine_info(("aiokafka", "faust-streaming", "elasticsearch", "neo4j", "fastapi", "uvicorn", "httpx"))
