@@ -64,10 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="directory of load.json / load.png")
     parser.add_argument("--name", help="topic / index / namespace of the run (default mos-load-<random>)")
     parser.add_argument("--keep", action="store_true", help="keep the run's topics and read models")
-    parser.add_argument("--quick", action="store_true", help="~1 minute: 20 s of load, 8 s of baseline")
+    parser.add_argument("--quick", action="store_true", help="~1 minute: 15 s of load, 6 s of baseline")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.baseline_seconds, args.drain_timeout = 20.0, 8.0, 120.0
+        args.seconds, args.baseline_seconds, args.drain_timeout = 15.0, 6.0, 120.0
     if args.seconds <= 0 or args.baseline_seconds <= 0 or (args.events is not None and args.events <= 0):
         parser.error("--seconds, --baseline-seconds and --events must be positive")
     return args
