@@ -23,7 +23,6 @@ Servers: MOS_KAFKA_BOOTSTRAP / MOS_ES_URL / MOS_NEO4J_URI, else the project laun
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -84,13 +83,13 @@ def summarise(run: LoadRun, drain: dict[str, float] | None, documents: int | Non
                     "requests": len(tallies[key].latencies), "failures": dict(tallies[key].failures),
                     "latency_ms": latency_ms(tallies[key].latencies, (50, 99)) if tallies[key].latencies else None}
               for key in ("rest", "producer")}
+    writes["producer"]["fenced_and_retried"] = run.fences.fenced
     acked = writes["rest"]["events"] + writes["producer"]["events"]
     searches = {}
-    for key in ("search_load", "search_baseline"):
-        if key in tallies:
-            tally = tallies[key]
-            seconds = phases["load_end"] - phases["load_start"] if key == "search_load" else \
-                phases["baseline_end"] - phases["baseline_start"]
+    for key, start, end in (("search_load", "load_start", "load_end"),
+                            ("search_baseline", "baseline_start", "baseline_end")):
+        if key in tallies and end in phases:
+            tally, seconds = tallies[key], phases[end] - phases[start]
             searches[key] = {"requests": len(tally.latencies), "per_s": len(tally.latencies) / seconds,
                              "failures": dict(tally.failures),
                              "latency_ms": latency_ms(tally.latencies, (50, 99)) if tally.latencies else None}
@@ -130,6 +129,8 @@ def print_summary(shape: LoadShape, result: dict) -> None:
                   quantile(writes["producer"], "p50"), quantile(writes["producer"], "p99"),
                   failures(writes["producer"])],
                  ["total", result["acked_events"], result["acked_per_s"], "", "", "", ""]], floatfmt=".1f")
+    print(f"producer appends fenced by another writer and retried (MOS writers share one transactional id): "
+          f"{writes['producer']['fenced_and_retried']}")
     rows = [[label, quantile(searches[key], "p50"), quantile(searches[key], "p99"), searches[key]["requests"],
              searches[key]["per_s"], failures(searches[key])]
             for key, label in (("search_load", "under write load"),

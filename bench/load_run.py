@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from load_lag import LagSampler
 from load_processes import Child, free_port, start_server, start_worker, wait_http
-from load_traffic import Budget, Producer, RestWriter, Searcher, Tally
+from load_traffic import Budget, FenceCounter, Producer, RestWriter, Searcher, Tally
 
 log = logging.getLogger("bench.load")
 TOKEN, USER = "load-token", "loader"
@@ -62,6 +62,7 @@ class LoadRun:
         self.phases: dict[str, float] = {}
         self.tallies: dict[str, Tally] = {}
         self.cube = ""
+        self.fences = FenceCounter().install()
 
     # --- phases ---------------------------------------------------------------------------
 

@@ -10,10 +10,12 @@ a log share one transactional id) is counted as a conflict, anything else as an 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -51,7 +53,7 @@ class Tally:
     latencies (seconds), and failures by kind."""
 
     name: str
-    clock: object  # () -> seconds on the lag sampler's clock
+    clock: Callable[[], float]  # seconds on the lag sampler's clock
     events: int = 0
     ack_times: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
@@ -68,6 +70,25 @@ class Tally:
     def fail(self, kind: str) -> None:
         with self._lock:
             self.failures[kind] += 1
+
+
+class FenceCounter(logging.Handler):
+    """Counts this process's Kafka appends that another writer fenced (each is then retried on
+    a fresh producer): the cost of all MOS writers sharing one transactional id."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.fenced = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("writer fenced"):
+            self.fenced += 1
+
+    def install(self) -> "FenceCounter":
+        logger = logging.getLogger("streams.kafka.event_log")
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
 
 
 class Worker(threading.Thread):

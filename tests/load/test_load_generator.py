@@ -76,8 +76,8 @@ def test_a_tiny_load_run_stops_by_itself_and_every_acknowledged_event_is_project
     name = f"mos-test-load-{uuid.uuid4().hex[:8]}"
     settings = PipelineSettings.isolated(endpoints, name)
     command = [sys.executable, "bench/load.py", "--seconds", str(LOAD_SECONDS), "--baseline-seconds",
-               str(BASELINE_SECONDS), "--producer-rate", "40", "--producer-batch", "20", "--drain-timeout", "45", "--out", str(tmp_path),
-               "--name", name, "--keep"]
+               str(BASELINE_SECONDS), "--producer-rate", "40", "--producer-batch", "20", "--drain-timeout", "45",
+               "--out", str(tmp_path), "--name", name, "--keep"]
     env = {**os.environ, **endpoints.as_env(),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     began = time.monotonic()
