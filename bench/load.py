@@ -129,8 +129,8 @@ def print_summary(shape: LoadShape, result: dict) -> None:
                   quantile(writes["producer"], "p50"), quantile(writes["producer"], "p99"),
                   failures(writes["producer"])],
                  ["total", result["acked_events"], result["acked_per_s"], "", "", "", ""]], floatfmt=".1f")
-    print(f"producer appends fenced by another writer and retried (MOS writers share one transactional id): "
-          f"{writes['producer']['fenced_and_retried']}")
+    print(f"producer append attempts fenced by another writer, then retried (MOS writers share one "
+          f"transactional id): {writes['producer']['fenced_and_retried']}")
     rows = [[label, quantile(searches[key], "p50"), quantile(searches[key], "p99"), searches[key]["requests"],
              searches[key]["per_s"], failures(searches[key])]
             for key, label in (("search_load", "under write load"),
