@@ -17,7 +17,8 @@ shows every bench, each with the time and preset of its own run.
 Presets choose sizes: `quick` checks that every script runs (minutes); `standard` is the
 sizes the README quotes; `full` adds the issue's scale points (search at 1M memories,
 replay of 1M events), which take hours on a 2-core machine. Scripts that need the real
-servers (pipeline, es_index) start them through the project launcher.
+servers (pipeline, es_index, load) start them through the project launcher. A script that
+prints `plot: <path>` gets that image shown under its output.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -71,6 +73,10 @@ def plan(preset: str) -> list[Run]:
         Run("search_scale", "search_scale.py",
             ("--sizes", "2000", "--queries", "50") if quick else ("--sizes", "10000", "100000"),
             "MOS hybrid search p50/p99 at 10k / 100k memories on ES + Neo4j vs ES kNN / BM25 alone"),
+        Run("load", "load.py",
+            ("--quick",) if quick else ("--seconds", "600", "--baseline-seconds", "60") if full else (),
+            "bounded REST + producer write load with searches: events/s, search p50/p99 vs a no-write "
+            "baseline, worker lag over time (PNG)"),
     ]
     if full:  # built once into a kept home (~1 h here); a rerun resumes it and only measures
         runs.append(Run("search_scale_1m", "search_scale.py",
@@ -97,7 +103,24 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def render(names: list[str], results: dict[str, dict], info: dict) -> str:
+def figures(output: str, report_dir: Path) -> list[str]:
+    """Markdown images for the `plot: <path>` lines a script printed. Each image is copied
+    into `figures/` beside the report (scripts write theirs under the gitignored results/),
+    so the report and its plots are committed together."""
+    images = []
+    for line in output.splitlines():
+        if line.startswith("plot: "):
+            source = (BENCH.parent / line[len("plot: "):].strip()).resolve()
+            if source.exists():
+                target = report_dir / "figures" / source.name
+                target.parent.mkdir(exist_ok=True)
+                if source != target.resolve():
+                    shutil.copyfile(source, target)
+                images.append(f"![{source.name}]({os.path.relpath(target, report_dir)})")
+    return images
+
+
+def render(names: list[str], results: dict[str, dict], info: dict, report_dir: Path = BENCH) -> str:
     presets = sorted({r.get("preset", "?") for r in results.values()})
     lines = [f"# MOS benchmark report ({', '.join(presets)})", "",
              f"Written by `bench/report.py` on {_now()}; each bench below says when and with which preset it "
@@ -119,6 +142,8 @@ def render(names: list[str], results: dict[str, dict], info: dict) -> str:
         lines += ["", f"## {name}", "", f"`{r['command']}` — exit {r['code']}, {r['seconds']:.1f} s, "
                   f"preset {r.get('preset', '?')}, started {r.get('started', '?')}", "",
                   "```", r["output"].rstrip(), "```"]
+        images = figures(r["output"], report_dir)
+        lines += ["", *images] if images else []
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +174,7 @@ def main() -> int:
         order = [r.name for r in plan("full")]
         names = [n for n in order if n in kept] + sorted(n for n in kept if n not in order)
         store.write_text(json.dumps(kept, indent=1))
-        args.out.write_text(render(names, kept, info))
+        args.out.write_text(render(names, kept, info, args.out.resolve().parent))
     print(f"wrote {args.out} and {store}")
     return 0 if all(r["code"] == 0 for r in results.values()) else 1
 
