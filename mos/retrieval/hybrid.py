@@ -132,12 +132,12 @@ class HybridRetriever:
                  m not in ranks.get("vector", {})]
         wants_speaker = cfg.use_speaker and bool(analysis.names)
         narrower = bool(where.tags_all or where.metadata_equals)  # than the graph's cubes and states
-        docs = self.index.documents(direct + added) if wants_speaker or (added and narrower) else {}
+        docs = self.index.documents(added) if added and narrower else {}
         allowed = set(direct) | {m for m in added if not narrower or (m in docs and _passes(docs[m], where))}
         speaker_named = set()
         if wants_speaker:
-            speaker_named = {m for m in allowed if m in docs and
-                             names_speaker(analysis, _speaker(docs[m], cfg.speaker_key))}
+            speakers = self.index.metadata_values([m for m in direct + added if m in allowed], cfg.speaker_key)
+            speaker_named = {m for m, who in speakers.items() if isinstance(who, str) and names_speaker(analysis, who)}
         signals = {name: normalised(ranked) for name, ranked in raw.items()}
         context = {m: [n for n in ns if n in allowed] for m, ns in neighbours.items()} if cfg.use_context else {}
         members = [m for m in direct + added if m in allowed]
@@ -175,11 +175,6 @@ class HybridRetriever:
             out["window_vector"] = window_scores({s.memory_id: s.score for s in full["vector"]}, windows, members,
                                                  "mean", floor=lowest)
         return out
-
-
-def _speaker(doc: Document, key: str) -> str | None:
-    value = doc.metadata.get(key) if isinstance(doc.metadata, Mapping) else None
-    return value if isinstance(value, str) else None
 
 
 def _passes(doc: Document, where: SearchFilter) -> bool:

@@ -26,9 +26,9 @@ def graph(request, tmp_path):
     store.close()
 
 
-def doc(memory_id, cube, text, vector, tags=()):
-    return UpsertDocument(memory_id, cube, text, tuple(tags), "{}", tuple(vector), "plaintext", "active", 1, 0,
-                          "alice", "app", f"e-{memory_id}", ())
+def doc(memory_id, cube, text, vector, tags=(), metadata_json="{}"):
+    return UpsertDocument(memory_id, cube, text, tuple(tags), metadata_json, tuple(vector), "plaintext", "active", 1,
+                          0, "alice", "app", f"e-{memory_id}", ())
 
 
 def archive(memory_id):
@@ -63,6 +63,14 @@ def test_knn_is_exact_within_the_filter(filled):
     assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1", "c2")), 2)) == ["m1", "m3"]
     assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",), ("archived",)), 10)) == ["m4"]
     assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",), tags_all=("sport",)), 10)) == ["m1"]
+
+
+def test_metadata_values_read_one_key_of_the_memories_that_have_it(filled):
+    filled.apply([doc("m5", "c1", "hi", (0, 0, 1, 0), metadata_json='{"speaker": "Ann", "n": {"a": 1}}')],
+                 next_offset=6)
+    assert filled.metadata_values(["m5", "m1", "nope"], "speaker") == {"m5": "Ann"}
+    assert filled.metadata_values(["m5"], "n") == {"m5": {"a": 1}}
+    assert filled.metadata_values([], "speaker") == {}
 
 
 def test_redelivering_a_failed_batch_gives_the_same_model_as_applying_it_once(filled, tmp_path, request):
