@@ -134,6 +134,7 @@ def ablations() -> dict[str, "RetrievalConfig"]:
         "- vector": replace(base, use_vector=False),
         "- context features": replace(base, use_context=False),
         "- speaker": replace(base, use_speaker=False),
+        "- session window": replace(base, use_window=False),
         "- graph (no neighbours)": replace(base, use_graph=False),
         "minmax bm25+vector": replace(base, fusion="minmax"),
         "rrf bm25+vector": replace(base, fusion="rrf"),
@@ -233,6 +234,38 @@ def score(questions: list[tuple[str, int, frozenset[str]]], ranked: list[list[st
             for group, metrics in rows.items()}
 
 
+def missed_sample(conversations: list[Conversation], ranked: list[list[str]], per_category: int,
+                  seed: int = 0) -> dict[str, list[dict]]:
+    """Up to `per_category` questions per category whose evidence is not all in the top 10:
+    the question, each missing evidence turn's text, and the three turns ranked first instead.
+    A seeded sample (not the first few), so it reads as typical of the category's errors."""
+    import random
+
+    turns = {(c.conv_id, d): t for c in conversations for d, t in zip(c.dia_ids, c.texts)}
+    asked = [(c.conv_id, q) for c in conversations for q in c.questions]
+    misses: dict[str, list[dict]] = {}
+    for (conv_id, (question, category, evidence)), top in zip(asked, ranked):
+        missing = sorted(evidence - set(top[:max(KS)]))
+        if missing:
+            misses.setdefault(CATEGORIES.get(category, str(category)), []).append({
+                "conversation": conv_id, "question": question,
+                "missing": [(d, turns.get((conv_id, d), "?")) for d in missing],
+                "ranked_instead": [(d, turns.get((conv_id, d), "?")) for d in top[:3] if d not in evidence]})
+    rng = random.Random(seed)
+    return {category: rng.sample(items, min(per_category, len(items))) for category, items in sorted(misses.items())}
+
+
+def print_misses(sample: dict[str, list[dict]], width: int = 160) -> None:
+    for category, items in sample.items():
+        print(f"\nmissed ({category}), a sample of {len(items)}:")
+        for item in items:
+            print(f"  [{item['conversation']}] Q: {item['question']}")
+            for dia_id, text in item["missing"]:
+                print(f"      missing {dia_id}: {text[:width]}")
+            for dia_id, text in item["ranked_instead"]:
+                print(f"      instead {dia_id}: {text[:width]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=default_data_dir())
@@ -245,6 +278,8 @@ def main() -> int:
                         help="MOS backend: embedded (SQLite) or kafka (Kafka + Elasticsearch + Neo4j servers)")
     parser.add_argument("--ablation", action="store_true",
                         help="also score MOS with each retrieval component removed in turn")
+    parser.add_argument("--misses", type=int, default=0, metavar="N",
+                        help="print a sample of N missed questions per category (MOS's default recipe)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -290,8 +325,11 @@ def main() -> int:
                                                                for c in CATEGORIES.values())]
                      for name, r in ablated.items()])
         results["ablation"] = ablated
+    misses = missed_sample(conversations, ranked["mos"], args.misses) if args.misses and "mos" in ranked else {}
+    print_misses(misses)
     summary = {"machine": info, "data": str(args.data), "conversations": [c.conv_id for c in conversations],
-               "baseline_text": args.baseline_text, "questions": counts, "recall": results}
+               "baseline_text": args.baseline_text, "questions": counts, "recall": results,
+               "misses": misses}
     if timings["search_s"]:
         search = latency_ms(timings["search_s"], (50, 95))
         ingest_ms = 1000 * sum(timings["ingest_s"]) / sum(timings["ingested"])

@@ -92,6 +92,12 @@ class SearchIndex(Checkpointed, Protocol):
 
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]: ...
 
+    def metadata_values(self, memory_ids: Sequence[str], key: str) -> dict[str, Any]:
+        """memory_id -> metadata[key], for the given memories that exist and have `key`.
+        One light read per query for a retrieval feature, where `documents` would decode
+        every field of every candidate."""
+        ...
+
     def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:
         """Ordered by (created_at, memory_id): the same page on every backend."""
         ...

@@ -7,8 +7,11 @@ from the graph, and the speaker asked about — fused by learned weights.
    optionally memories sharing a rare entity). Neighbours join the candidates — context
    around a strong hit surfaces even when it shares no words with the query — and each
    candidate gets its neighbours' best scores as context features.
-3. Candidates whose speaker (metadata `speaker_key`) the query names get the speaker feature.
-4. `fusion="learned"` scores a candidate by the shipped linear weights over the features
+3. Each candidate's session window (memories up to `window_radius` NEXT_IN_SESSION hops
+   away) is scored as a whole (`session_window`), from the same two engine lists fetched
+   `window_depth` deep: the words of a question spread over neighbouring turns match there.
+4. Candidates whose speaker (metadata `speaker_key`) the query names get the speaker feature.
+5. `fusion="learned"` scores a candidate by the shipped linear weights over the features
    (`learned_weights`); "minmax" and "rrf" fuse only BM25 and kNN, for comparison.
 
 Every stage respects the same SearchFilter, so expansion can never reach a memory outside
@@ -25,9 +28,11 @@ from mos.retrieval.features import FEATURES, candidate_features, normalised
 from mos.retrieval.fusion import fuse, linear
 from mos.retrieval.learned_weights import shipped_weights
 from mos.retrieval.query_analysis import analyse_query, names_speaker
+from mos.retrieval.session_window import chain_windows, window_scores
 from projections.ports import Document, GraphStore, ScoredId, SearchFilter, SearchIndex
 
 _CONTEXT_BM25, _CONTEXT_VECTOR = FEATURES.index("context_bm25"), FEATURES.index("context_vector")
+_CHAIN = "NEXT_IN_SESSION"
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,10 @@ class RetrievalConfig:
     use_graph: bool = True  # neighbours join the candidates and give the context features
     use_context: bool = True  # the context features (off: neighbours still join, scored 0 there)
     use_speaker: bool = True
+    use_window: bool = True  # the session-window features
     candidates: int = 50
+    window_radius: int = 3  # NEXT_IN_SESSION hops on either side
+    window_depth: int = 100  # how deep each engine list is read for window members' scores
     fusion: str = "learned"  # "learned" | "minmax" | "rrf"
     weights: Mapping[str, float] = field(default_factory=shipped_weights)
     # MENTIONS (shared-entity) expansion is available but off by default: measured in
@@ -97,16 +105,22 @@ class HybridRetriever:
         cfg = config or self.config
         analysis = analyse_query(query)
         depth = max(cfg.candidates, top_k)
-        raw: dict[str, list[ScoredId]] = {}
-        if cfg.use_bm25:
-            raw["bm25"] = self.index.bm25(list(analysis.terms), where, depth)
-        if cfg.use_vector:
+        deep = max(depth, cfg.window_depth) if cfg.use_window else depth
+        full: dict[str, list[ScoredId]] = {}
+        if cfg.use_bm25 and cfg.use_vector:  # one round trip on a server backend
             vector = self.embedder.embed([query])[0]
-            raw["vector"] = self.index.knn(vector.tolist(), where, depth)
+            full["bm25"], full["vector"] = self.index.bm25_and_knn(list(analysis.terms), vector.tolist(), where, deep)
+        elif cfg.use_bm25:
+            full["bm25"] = self.index.bm25(list(analysis.terms), where, deep)
+        elif cfg.use_vector:
+            vector = self.embedder.embed([query])[0]
+            full["vector"] = self.index.knn(vector.tolist(), where, deep)
+        raw = {name: ranked[:depth] for name, ranked in full.items()}
         ranks = {name: {s.memory_id: rank for rank, s in enumerate(ranked, start=1)} for name, ranked in raw.items()}
         direct = list(dict.fromkeys(s.memory_id for ranked in raw.values() for s in ranked))
         neighbours: dict[str, list[str]] = {}
         via: dict[str, list[str]] = {}
+        chain: list[tuple[str, str]] = []
         if cfg.use_graph and direct:
             for n in self.graph.memory_neighbours(direct, cfg.graph_edge_kinds, where.cube_ids, where.states,
                                                   cfg.max_entity_degree):
@@ -115,19 +129,23 @@ class HybridRetriever:
                 neighbours.setdefault(n.seed_id, []).append(n.memory_id)
                 neighbours.setdefault(n.memory_id, []).append(n.seed_id)
                 via.setdefault(n.memory_id, []).append(f"{n.seed_id}:{n.edge_kind}")
+                if n.edge_kind == _CHAIN:
+                    chain.append((n.seed_id, n.memory_id))
         added = [m for m in dict.fromkeys(neighbours) if m not in ranks.get("bm25", {}) and
                  m not in ranks.get("vector", {})]
         wants_speaker = cfg.use_speaker and bool(analysis.names)
         narrower = bool(where.tags_all or where.metadata_equals)  # than the graph's cubes and states
-        docs = self.index.documents(direct + added) if wants_speaker or (added and narrower) else {}
+        docs = self.index.documents(added) if added and narrower else {}
         allowed = set(direct) | {m for m in added if not narrower or (m in docs and _passes(docs[m], where))}
         speaker_named = set()
         if wants_speaker:
-            speaker_named = {m for m in allowed if m in docs and
-                             names_speaker(analysis, _speaker(docs[m], cfg.speaker_key))}
+            speakers = self.index.metadata_values([m for m in direct + added if m in allowed], cfg.speaker_key)
+            speaker_named = {m for m, who in speakers.items() if isinstance(who, str) and names_speaker(analysis, who)}
         signals = {name: normalised(ranked) for name, ranked in raw.items()}
         context = {m: [n for n in ns if n in allowed] for m, ns in neighbours.items()} if cfg.use_context else {}
         members = [m for m in direct + added if m in allowed]
+        if cfg.use_window and cfg.use_graph and members and _CHAIN in cfg.graph_edge_kinds:
+            signals.update(self._window_signals(members, direct, chain, full, where, cfg.window_radius))
         rows = candidate_features(signals, context, speaker_named, members)
         context_of = {m: rows[m][_CONTEXT_BM25] + rows[m][_CONTEXT_VECTOR] for m in members}
         lifted = sorted((m for m in members if context_of[m] > 0), key=lambda m: -context_of[m])
@@ -135,10 +153,31 @@ class HybridRetriever:
             ranks["graph"] = {m: rank for rank, m in enumerate(lifted, start=1)}
         return Candidates(rows, ranks, {m: tuple(v) for m, v in via.items() if m in allowed}, raw)
 
-
-def _speaker(doc: Document, key: str) -> str | None:
-    value = doc.metadata.get(key) if isinstance(doc.metadata, Mapping) else None
-    return value if isinstance(value, str) else None
+    def _window_signals(self, members: list[str], seeds: list[str], chain: list[tuple[str, str]],
+                        full: Mapping[str, Sequence[ScoredId]], where: SearchFilter, radius: int) -> dict:
+        """The session-window features of `members`. `chain` holds the NEXT_IN_SESSION links
+        of `seeds` already read; members are at most one hop from a seed, so the chain is
+        read `radius` more hops out. A window member outside the caller's filter is never
+        in the engines' lists, so it only ever counts as a non-match."""
+        reached = set(seeds) | set(members) | {m for link in chain for m in link}
+        frontier = sorted(reached - set(seeds))
+        for _ in range(radius):
+            if not frontier:
+                break
+            links = [(n.seed_id, n.memory_id) for n in self.graph.memory_neighbours(
+                frontier, (_CHAIN,), where.cube_ids, where.states) if n.memory_id != n.seed_id]
+            chain += links
+            frontier = sorted({m for link in links for m in link} - reached)
+            reached.update(frontier)
+        windows = chain_windows(chain, members, radius)
+        out = {}
+        if "bm25" in full:
+            out["window_bm25"] = window_scores({s.memory_id: s.score for s in full["bm25"]}, windows, members, "sum")
+        if full.get("vector"):
+            lowest = min(s.score for s in full["vector"])
+            out["window_vector"] = window_scores({s.memory_id: s.score for s in full["vector"]}, windows, members,
+                                                 "mean", floor=lowest)
+        return out
 
 
 def _passes(doc: Document, where: SearchFilter) -> bool:

@@ -24,6 +24,7 @@ kNN is HNSW: exact while the filter keeps fewer documents than `num_candidates`
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -253,6 +254,17 @@ class ElasticsearchSearchIndex:
         for start in range(0, len(ids), 1000):
             response = self._es.mget(index=self.index, ids=ids[start:start + 1000], source_excludes=_DERIVED)
             found.update({d["_id"]: es_docs.document(d["_source"]) for d in response["docs"] if d.get("found")})
+        return found
+
+    def metadata_values(self, memory_ids: Sequence[str], key: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        ids = list(dict.fromkeys(memory_ids))
+        for start in range(0, len(ids), 1000):
+            response = self._es.mget(index=self.index, ids=ids[start:start + 1000], source_includes=["metadata_json"])
+            for d in response["docs"]:
+                metadata = json.loads(d["_source"]["metadata_json"]) if d.get("found") else None
+                if isinstance(metadata, dict) and key in metadata:
+                    found[d["_id"]] = metadata[key]
         return found
 
     def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -297,6 +297,19 @@ class SqliteSearchIndex:
             for row in self._db.execute(
                     f"SELECT {_COLUMNS} FROM documents WHERE memory_id IN ({_placeholders(chunk)})", chunk):
                 found[row[0]] = _document(row)
+        return found
+
+    def metadata_values(self, memory_ids: Sequence[str], key: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        ids = list(dict.fromkeys(memory_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for memory_id, metadata_json in self._db.execute(
+                    f"SELECT memory_id, metadata_json FROM documents WHERE memory_id IN ({_placeholders(chunk)})",
+                    chunk):
+                metadata = json.loads(metadata_json)
+                if isinstance(metadata, dict) and key in metadata:
+                    found[memory_id] = metadata[key]
         return found
 
     def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:

@@ -26,9 +26,9 @@ def graph(request, tmp_path):
     store.close()
 
 
-def doc(memory_id, cube, text, vector, tags=()):
-    return UpsertDocument(memory_id, cube, text, tuple(tags), "{}", tuple(vector), "plaintext", "active", 1, 0,
-                          "alice", "app", f"e-{memory_id}", ())
+def doc(memory_id, cube, text, vector, tags=(), metadata_json="{}"):
+    return UpsertDocument(memory_id, cube, text, tuple(tags), metadata_json, tuple(vector), "plaintext", "active", 1,
+                          0, "alice", "app", f"e-{memory_id}", ())
 
 
 def archive(memory_id):
@@ -71,6 +71,14 @@ def test_bm25_and_knn_together_equal_the_two_queries(filled):
         assert both == (filled.bm25(["running", "berlin"], where, 3), filled.knn([1, 0, 0, 0], where, 3))
     assert filled.bm25_and_knn(["the"], [1, 0, 0, 0], SearchFilter(("c1",)), 2) == (
         [], filled.knn([1, 0, 0, 0], SearchFilter(("c1",)), 2))  # nothing to match: only kNN is asked
+
+
+def test_metadata_values_read_one_key_of_the_memories_that_have_it(filled):
+    filled.apply([doc("m5", "c1", "hi", (0, 0, 1, 0), metadata_json='{"speaker": "Ann", "n": {"a": 1}}')],
+                 next_offset=6)
+    assert filled.metadata_values(["m5", "m1", "nope"], "speaker") == {"m5": "Ann"}
+    assert filled.metadata_values(["m5"], "n") == {"m5": {"a": 1}}
+    assert filled.metadata_values([], "speaker") == {}
 
 
 def test_redelivering_a_failed_batch_gives_the_same_model_as_applying_it_once(filled, tmp_path, request):

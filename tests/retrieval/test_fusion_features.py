@@ -19,10 +19,17 @@ def test_normalised_scales_each_list_to_unit_range_whatever_the_engine_scale():
 def test_context_features_are_the_best_neighbour_scores_and_missing_signals_score_zero():
     signals = {"bm25": {"a": 1.0, "b": 0.2}, "vector": {"b": 0.9, "c": 0.4}}
     rows = candidate_features(signals, {"c": ["a", "b"], "a": ["c"]}, {"b"}, ["a", "b", "c"])
-    assert rows["a"] == (1.0, 0.0, 0.0, 0.4, 0.0)
-    assert rows["b"] == (0.2, 0.9, 0.0, 0.0, 1.0)
-    assert rows["c"] == (0.0, 0.4, 1.0, 0.9, 0.0)
+    assert rows["a"] == (1.0, 0.0, 0.0, 0.4, 0.0, 0.0, 0.0)
+    assert rows["b"] == (0.2, 0.9, 0.0, 0.0, 1.0, 0.0, 0.0)
+    assert rows["c"] == (0.0, 0.4, 1.0, 0.9, 0.0, 0.0, 0.0)
     assert all(len(row) == len(FEATURES) for row in rows.values())
+
+
+def test_window_signals_fill_the_window_features_in_feature_order():
+    signals = {"bm25": {"a": 1.0}, "window_bm25": {"a": 0.3, "b": 1.0}, "window_vector": {"b": 0.6}}
+    rows = candidate_features(signals, {}, set(), ["a", "b"])
+    assert dict(zip(FEATURES, rows["a"]))["window_bm25"] == 0.3
+    assert dict(zip(FEATURES, rows["b"]))["window_vector"] == 0.6
 
 
 def test_linear_fusion_orders_by_weighted_sum_then_by_id():

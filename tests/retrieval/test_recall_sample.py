@@ -28,6 +28,7 @@ ABLATED = {
     "- context": replace(FULL, use_context=False),
     "- speaker": replace(FULL, use_speaker=False),
     "- graph": replace(FULL, use_graph=False),
+    "- session window": replace(FULL, use_window=False),
 }
 
 
