@@ -51,7 +51,7 @@ class Run:
 def plan(preset: str) -> list[Run]:
     quick, full = preset == "quick", preset == "full"
     runs = [
-        Run("locomo", "locomo.py", ("--conversations", "26") if quick else ("--ablation",),
+        Run("locomo", "locomo.py", ("--conversations", "26") if quick else ("--ablation", "--misses", "3"),
             "LoCoMo evidence recall@5/@10, MOS vs BM25 / dense / RRF, ablation"),
         Run("ingest_search", "ingest_search.py", ("--n", "1000" if quick else "10000"),
             "add_many throughput vs the embedder alone; search latency at 10k vs numpy exact"),
