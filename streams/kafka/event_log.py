@@ -70,18 +70,10 @@ def _we_are_cancelled() -> bool:
 
 
 def _retrieve(futures: list) -> None:
-    """Mark failed send futures of an abandoned transaction as seen (no 'never retrieved'),
-    also those that fail later: a fenced producer fails its pending sends after we left."""
+    """Mark failed send futures of an abandoned transaction as seen (no 'never retrieved')."""
     for future in futures:
-        if future.done():
-            _seen(future)
-        else:
-            future.add_done_callback(_seen)
-
-
-def _seen(future) -> None:
-    if not future.cancelled():
-        future.exception()
+        if future.done() and not future.cancelled():
+            future.exception()
 
 
 async def _stop_quietly(producer: AIOKafkaProducer) -> None:
