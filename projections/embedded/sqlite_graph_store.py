@@ -6,7 +6,6 @@ of each conversation session so NEXT_IN_SESSION links can be added in append ord
 
 from __future__ import annotations
 
-from itertools import groupby
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +20,7 @@ from projections.graph_writes import (
 )
 from projections.ports import Neighbour
 from projections.checkpoints import require_checkpoint as _require_checkpoint
-from streams.embedded.sqlite import Transaction, open_sqlite
+from streams.embedded.sqlite import Transaction, open_sqlite, recreate_tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 0), next_offset INTEGER NOT NULL);
@@ -36,17 +35,8 @@ CREATE TABLE IF NOT EXISTS session_tails (session_key TEXT PRIMARY KEY, node_id 
 CREATE TABLE IF NOT EXISTS session_members (node_id TEXT PRIMARY KEY, session_key TEXT NOT NULL);
 """
 
+_TABLES = ("nodes", "edges", "session_tails", "session_members", "checkpoint")
 _MEMORY_PREFIX = "memory:"
-
-_UPSERT_NODE = ("INSERT INTO nodes VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET "
-                "kind = excluded.kind, cube_id = COALESCE(excluded.cube_id, cube_id), "
-                "state = COALESCE(excluded.state, state), name = COALESCE(excluded.name, name)")
-_UPSERT_EDGE = "INSERT INTO edges VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET role = excluded.role"
-# Writes whose effect is one statement, so a run of them can go through `executemany`.
-_BATCHABLE = {
-    UpsertNode: (_UPSERT_NODE, lambda w: (w.node_id, w.kind, w.cube_id, w.state, w.name)),
-    UpsertEdge: (_UPSERT_EDGE, lambda w: (w.kind, w.source, w.target, w.role)),
-}
 
 
 def _strip(node_id: str) -> str:
@@ -69,14 +59,8 @@ class SqliteGraphStore:
     def apply(self, writes: Sequence[GraphWrite], next_offset: int, expected_checkpoint: int | None = None) -> None:
         with Transaction(self._db) as tx:
             _require_checkpoint(tx, expected_checkpoint)
-            for kind, run in groupby(writes, key=type):
-                statement = _BATCHABLE.get(kind)
-                if statement is None:
-                    for write in run:
-                        self._apply_one(tx, write)
-                else:  # consecutive upserts in one call: same rows, same order, far fewer round trips
-                    sql, params = statement
-                    tx.executemany(sql, [params(write) for write in run])
+            for write in writes:
+                self._apply_one(tx, write)
             tx.execute("INSERT INTO checkpoint (id, next_offset) VALUES (0, ?) "
                        "ON CONFLICT (id) DO UPDATE SET next_offset = excluded.next_offset", (next_offset,))
         if any(isinstance(write, EraseNode) for write in writes):
@@ -109,11 +93,17 @@ class SqliteGraphStore:
 
     @staticmethod
     def _apply_one(tx, write: GraphWrite) -> None:
-        if type(write) in _BATCHABLE:
-            sql, params = _BATCHABLE[type(write)]
-            tx.execute(sql, params(write))
+        if isinstance(write, UpsertNode):
+            tx.execute(
+                "INSERT INTO nodes VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET "
+                "kind = excluded.kind, cube_id = COALESCE(excluded.cube_id, cube_id), "
+                "state = COALESCE(excluded.state, state), name = COALESCE(excluded.name, name)",
+                (write.node_id, write.kind, write.cube_id, write.state, write.name))
         elif isinstance(write, SetNodeState):
             tx.execute("UPDATE nodes SET state = ? WHERE node_id = ?", (write.state, write.node_id))
+        elif isinstance(write, UpsertEdge):
+            tx.execute("INSERT INTO edges VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET role = excluded.role",
+                       (write.kind, write.source, write.target, write.role))
         elif isinstance(write, RemoveEdges):
             tx.execute("DELETE FROM edges WHERE kind = ? AND source = ? AND (? IS NULL OR target = ?)",
                        (write.kind, write.source, write.target, write.target))
@@ -134,18 +124,9 @@ class SqliteGraphStore:
             raise TypeError(f"unknown graph write {write!r}")
 
     def reset(self) -> None:
-        """Drop and recreate the tables in one transaction; as for the search index, without
-        secure_delete (erased nodes were zeroed when erased; the rest is about to be rebuilt)."""
-        self._db.execute("PRAGMA secure_delete=OFF")
-        try:
-            with Transaction(self._db) as tx:
-                for table in ("nodes", "edges", "session_tails", "session_members", "checkpoint"):
-                    tx.execute(f"DROP TABLE IF EXISTS {table}")
-                for statement in (s.strip() for s in _SCHEMA.split(";")):
-                    if statement:
-                        tx.execute(statement)
-        finally:
-            self._db.execute("PRAGMA secure_delete=ON")
+        """As the search index's: dropped and recreated, not deleted row by row (erased nodes
+        were zeroed when they were erased; the rest is about to be rebuilt)."""
+        recreate_tables(self._db, _TABLES, _SCHEMA)
 
     def cube_roles(self, user_id: str) -> dict[str, str]:
         rows = self._db.execute(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlean
@@ -51,3 +52,22 @@ class Transaction:
             self._connection.execute("COMMIT")
         else:
             self._connection.execute("ROLLBACK")
+
+
+def recreate_tables(connection: sqlean.Connection, tables: Sequence[str], schema: str) -> None:
+    """Drop `tables` and run `schema` (a script of `;`-separated statements, none with a `;`
+    inside) in ONE transaction: a crash leaves the old tables or the new empty ones.
+
+    secure_delete is off meanwhile: dropping under it zeroes every freed page (about 1 s per
+    20k search documents, minutes at 1M). Read models call this to be rebuilt from the log;
+    content erased earlier was already purged physically when it was erased."""
+    connection.execute("PRAGMA secure_delete=OFF")
+    try:
+        with Transaction(connection) as tx:
+            for table in tables:
+                tx.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in (part.strip() for part in schema.split(";")):
+                if statement:
+                    tx.execute(statement)
+    finally:
+        connection.execute("PRAGMA secure_delete=ON")
