@@ -133,13 +133,8 @@ class ElasticsearchSearchIndex:
         self._store_checkpoint(next_offset, expected_checkpoint is not None, stored)
 
     def _tombstones(self, memory_ids: set[str]) -> set[str]:
-        ids = sorted(memory_ids)
-        found: set[str] = set()
-        for start in range(0, len(ids), 1000):
-            response = self._es.mget(index=self.checkpoint_index, realtime=True,
-                                     ids=[f"erased:{m}" for m in ids[start:start + 1000]])
-            found.update(d["_id"][len("erased:"):] for d in response["docs"] if d.get("found"))
-        return found
+        return {d["_id"][len("erased:"):] for d in self._found(
+            self.checkpoint_index, [f"erased:{m}" for m in sorted(memory_ids)], realtime=True)}
 
     def _erase(self, memory_ids: list[str]) -> None:
         """Tombstone first (a crash in between leaves the memory erased, never resurrected),
@@ -179,12 +174,13 @@ class ElasticsearchSearchIndex:
             raise ElasticsearchWriteError(f"{len(failed)} {what} refused, first: {failed[0]}")
 
     def _sources(self, memory_ids: set[str]) -> dict[str, dict]:
-        found: dict[str, dict] = {}
-        ids = sorted(memory_ids)
+        return {d["_id"]: d["_source"] for d in self._found(self.index, sorted(memory_ids), realtime=True)}
+
+    def _found(self, index: str, ids: Sequence[str], **options: Any) -> Iterator[dict]:
+        """The documents of `ids` that exist, by `mget` in chunks of 1,000 ids."""
         for start in range(0, len(ids), 1000):
-            response = self._es.mget(index=self.index, ids=ids[start:start + 1000], realtime=True)
-            found.update({d["_id"]: d["_source"] for d in response["docs"] if d.get("found")})
-        return found
+            response = self._es.mget(index=index, ids=list(ids[start:start + 1000]), **options)
+            yield from (d for d in response["docs"] if d.get("found"))
 
     def _bulk(self, sources: list[dict]) -> None:
         chunks = [sources[i:i + self._bulk_chunk] for i in range(0, len(sources), self._bulk_chunk)]
@@ -249,22 +245,15 @@ class ElasticsearchSearchIndex:
                 _knn_hits(responses["knn"]) if "knn" in responses else [])
 
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]:
-        found: dict[str, Document] = {}
-        ids = list(dict.fromkeys(memory_ids))
-        for start in range(0, len(ids), 1000):
-            response = self._es.mget(index=self.index, ids=ids[start:start + 1000], source_excludes=_DERIVED)
-            found.update({d["_id"]: es_docs.document(d["_source"]) for d in response["docs"] if d.get("found")})
-        return found
+        return {d["_id"]: es_docs.document(d["_source"]) for d in self._found(
+            self.index, list(dict.fromkeys(memory_ids)), source_excludes=_DERIVED)}
 
     def metadata_values(self, memory_ids: Sequence[str], key: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        ids = list(dict.fromkeys(memory_ids))
-        for start in range(0, len(ids), 1000):
-            response = self._es.mget(index=self.index, ids=ids[start:start + 1000], source_includes=["metadata_json"])
-            for d in response["docs"]:
-                metadata = json.loads(d["_source"]["metadata_json"]) if d.get("found") else None
-                if isinstance(metadata, dict) and key in metadata:
-                    found[d["_id"]] = metadata[key]
+        for d in self._found(self.index, list(dict.fromkeys(memory_ids)), source_includes=["metadata_json"]):
+            metadata = json.loads(d["_source"]["metadata_json"])
+            if isinstance(metadata, dict) and key in metadata:
+                found[d["_id"]] = metadata[key]
         return found
 
     def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Sequence
 
 import numpy as np
@@ -53,6 +54,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS documents_vec USING vec0(
 
 _TABLES = ("documents_fts_terms", "documents_fts", "documents_vec", "document_tags", "documents", "erased",
            "checkpoint")
+
+
+def _rows_by_memory_id(connection, select: str, memory_ids: Sequence[str]) -> Iterator[tuple]:
+    """Rows of `select` (a query on a table with a memory_id column) for the distinct
+    `memory_ids`, 500 ids per statement: under SQLite's bound-parameter limit."""
+    ids = list(dict.fromkeys(memory_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        yield from connection.execute(f"{select} WHERE memory_id IN ({_placeholders(chunk)})", chunk)
 
 
 def _blob(vector: Sequence[float]) -> bytes:
@@ -118,13 +128,7 @@ class SqliteSearchIndex:
     @staticmethod
     def _erased_among(tx, memory_ids: Sequence[str]) -> set[str]:
         """The erased ones of `memory_ids`: one query per 500 ids, not one per write."""
-        ids = list(dict.fromkeys(memory_ids))
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            found.update(m for (m,) in tx.execute(
-                f"SELECT memory_id FROM erased WHERE memory_id IN ({_placeholders(chunk)})", chunk))
-        return found
+        return {m for (m,) in _rows_by_memory_id(tx, "SELECT memory_id FROM erased", memory_ids)}
 
     def _erase(self, tx, w: EraseDocument) -> None:
         rowid = self._rowid(tx, w.memory_id)
@@ -274,26 +278,16 @@ class SqliteSearchIndex:
         return self.bm25(terms, where, k), self.knn(vector, where, k)
 
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]:
-        found: dict[str, Document] = {}
-        ids = list(dict.fromkeys(memory_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for row in self._db.execute(
-                    f"SELECT {_COLUMNS} FROM documents WHERE memory_id IN ({_placeholders(chunk)})", chunk):
-                found[row[0]] = _document(row)
-        return found
+        return {row[0]: _document(row) for row in _rows_by_memory_id(
+            self._db, f"SELECT {_COLUMNS} FROM documents", memory_ids)}
 
     def metadata_values(self, memory_ids: Sequence[str], key: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        ids = list(dict.fromkeys(memory_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for memory_id, metadata_json in self._db.execute(
-                    f"SELECT memory_id, metadata_json FROM documents WHERE memory_id IN ({_placeholders(chunk)})",
-                    chunk):
-                metadata = json.loads(metadata_json)
-                if isinstance(metadata, dict) and key in metadata:
-                    found[memory_id] = metadata[key]
+        for memory_id, metadata_json in _rows_by_memory_id(
+                self._db, "SELECT memory_id, metadata_json FROM documents", memory_ids):
+            metadata = json.loads(metadata_json)
+            if isinstance(metadata, dict) and key in metadata:
+                found[memory_id] = metadata[key]
         return found
 
     def list_documents(self, where: SearchFilter, limit: int, offset: int) -> list[Document]:

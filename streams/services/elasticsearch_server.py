@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 ES_USER = "mos-es"
 
 
-
 def heap() -> str:
     """Elasticsearch's JVM heap: 512m fits the tests; an index of a million 384-d HNSW
     vectors merges its graphs on heap, so bench/search_scale.py runs its own server with
@@ -36,6 +35,7 @@ def heap() -> str:
     if not value[:-1].isdigit() or value[-1] not in "mg":
         raise ValueError(f"MOS_ES_HEAP must look like 512m or 2g, not {value!r}")
     return value
+
 
 class ElasticsearchServer(Server):
     name = "elasticsearch"
@@ -60,10 +60,11 @@ class ElasticsearchServer(Server):
         own_dirs = self._prepare_dirs(home)
         es_pidfile = own_dirs["run"] / "elasticsearch.pid"
         es_pidfile.unlink(missing_ok=True)
+        heap_size = heap()
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "ES_JAVA_HOME": str(java_home()),
-            "ES_JAVA_OPTS": f"-Xms{heap()} -Xmx{heap()}",
+            "ES_JAVA_OPTS": f"-Xms{heap_size} -Xmx{heap_size}",
             "ES_TMPDIR": str(own_dirs["tmp"]),
         }
         argv = [
