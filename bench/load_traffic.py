@@ -115,14 +115,39 @@ class Worker(threading.Thread):
         pass
 
 
-class RestWriter(Worker):
+class RestClient(Worker):
+    """A worker whose step is one timed REST request, tallied as acknowledged or failed."""
+
+    def __init__(self, name: str, base: str, token: str, tally: Tally, stop: threading.Event):
+        super().__init__(name, stop)
+        self.client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        self.tally = tally
+
+    def post(self, path: str, body: dict, ok_status: int, acked: Callable[[httpx.Response], int]) -> None:
+        """POST `body`; a response with `ok_status` counts `acked(response)` events, anything
+        else (or no response) is a failure named by its status or error type."""
+        began = time.perf_counter()
+        try:
+            response = self.client.post(path, json=body)
+        except httpx.HTTPError as exc:
+            self.tally.fail(type(exc).__name__)
+            return
+        if response.status_code == ok_status:
+            self.tally.ack(acked(response), time.perf_counter() - began)
+        else:
+            self.tally.fail(f"HTTP {response.status_code}")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RestWriter(RestClient):
     """POST /v1/cubes/{cube}/memories with `batch` items per request, as fast as acknowledged."""
 
     def __init__(self, base: str, token: str, cube: str, batch: int, budget: Budget, tally: Tally,
                  stop: threading.Event, serial: int):
-        super().__init__(f"rest-writer-{serial}", stop)
-        self.client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120)
-        self.cube, self.batch, self.budget, self.tally, self.serial = cube, batch, budget, tally, serial
+        super().__init__(f"rest-writer-{serial}", base, token, tally, stop)
+        self.cube, self.batch, self.budget, self.serial = cube, batch, budget, serial
         self.written = 0
 
     def step(self) -> bool:
@@ -131,47 +156,23 @@ class RestWriter(Worker):
             return False
         items = [{"text": note(f"rest{self.serial}", self.written + i)} for i in range(count)]
         self.written += count
-        began = time.perf_counter()
-        try:
-            response = self.client.post(f"/v1/cubes/{self.cube}/memories", json={"items": items})
-        except httpx.HTTPError as exc:
-            self.tally.fail(type(exc).__name__)
-            return True
-        if response.status_code == 201:
-            self.tally.ack(len(response.json()["memory_ids"]), time.perf_counter() - began)
-        else:
-            self.tally.fail(f"HTTP {response.status_code}")
+        self.post(f"/v1/cubes/{self.cube}/memories", {"items": items}, 201,
+                  lambda response: len(response.json()["memory_ids"]))
         return True
 
-    def close(self) -> None:
-        self.client.close()
 
-
-class Searcher(Worker):
+class Searcher(RestClient):
     """POST /v1/search in a closed loop over a fixed list of queries (top 10)."""
 
     def __init__(self, base: str, token: str, tally: Tally, stop: threading.Event, serial: int):
-        super().__init__(f"searcher-{serial}", stop)
-        self.client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120)
-        self.tally, self.position = tally, serial * 17
+        super().__init__(f"searcher-{serial}", base, token, tally, stop)
+        self.position = serial * 17
 
     def step(self) -> bool:
         query = QUERIES[self.position % len(QUERIES)]
         self.position += 1
-        began = time.perf_counter()
-        try:
-            response = self.client.post("/v1/search", json={"query": query, "top_k": 10})
-        except httpx.HTTPError as exc:
-            self.tally.fail(type(exc).__name__)
-            return True
-        if response.status_code == 200:
-            self.tally.ack(0, time.perf_counter() - began)
-        else:
-            self.tally.fail(f"HTTP {response.status_code}")
+        self.post("/v1/search", {"query": query, "top_k": 10}, 200, lambda response: 0)
         return True
-
-    def close(self) -> None:
-        self.client.close()
 
 
 class Producer(Worker):
