@@ -107,14 +107,13 @@ class HybridRetriever:
         depth = max(cfg.candidates, top_k)
         deep = max(depth, cfg.window_depth) if cfg.use_window else depth
         full: dict[str, list[ScoredId]] = {}
+        vector = self.embedder.embed([query])[0].tolist() if cfg.use_vector else None
         if cfg.use_bm25 and cfg.use_vector:  # one round trip on a server backend
-            vector = self.embedder.embed([query])[0]
-            full["bm25"], full["vector"] = self.index.bm25_and_knn(list(analysis.terms), vector.tolist(), where, deep)
+            full["bm25"], full["vector"] = self.index.bm25_and_knn(list(analysis.terms), vector, where, deep)
         elif cfg.use_bm25:
             full["bm25"] = self.index.bm25(list(analysis.terms), where, deep)
         elif cfg.use_vector:
-            vector = self.embedder.embed([query])[0]
-            full["vector"] = self.index.knn(vector.tolist(), where, deep)
+            full["vector"] = self.index.knn(vector, where, deep)
         raw = {name: ranked[:depth] for name, ranked in full.items()}
         ranks = {name: {s.memory_id: rank for rank, s in enumerate(ranked, start=1)} for name, ranked in raw.items()}
         direct = list(dict.fromkeys(s.memory_id for ranked in raw.values() for s in ranked))
