@@ -107,6 +107,10 @@ def drain(settings, tmp_path, target: int) -> tuple[object, object, float, int]:
     return index, graph, seconds, start
 
 
+STALL_FACTOR = 4.0  # the drain with poison may take this many times the clean drain of as many good events
+STALL_SLACK_S = 5.0  # plus this much, for a batch boundary or a rebalance on a loaded machine
+
+
 def good_after(appends, offset: int) -> int:
     return sum(1 for _, recorded in appends for r in recorded if r.offset >= offset)
 
@@ -146,7 +150,12 @@ def test_poison_at_volume_goes_to_the_dead_letter_topic_and_the_pipeline_keeps_u
         report(f"{sizes.poison_good} good events + {len(bad)} bad records {per_kind}: all {len(letters)} in the "
                f"dead-letter topic with their reasons; projected {poisoned_rate:.0f} good events/s (+ {bad_rate:.0f} "
                f"bad records/s) with poison vs {clean_rate:.0f} good events/s without (same events, same run)")
-        assert poisoned_rate >= 0.5 * clean_rate, "the pipeline slowed down by more than half with poison"
+        # Keeping up is a bound on stalls, not a speed goal (speed lives in bench/): a worker that
+        # retried, backed off or restarted on poison would take many times the clean drain. The
+        # drains last a few seconds in short mode, so the ratio itself is reported, not asserted.
+        allowed_s = STALL_FACTOR * clean_s * good_after(acks, start) / max(1, good_after(clean_acks, clean_start))
+        assert poisoned_s <= allowed_s + STALL_SLACK_S, (
+            f"the pipeline stalled on poison: {poisoned_s:.1f} s to drain vs {clean_s:.1f} s without poison")
     finally:
         for event_log in logs:
             event_log.close()
