@@ -123,3 +123,16 @@ class GraphStore(Checkpointed, Protocol):
         """Memories one hop away (via memory-memory edges, or two hops via a shared entity
         mentioned by at most `max_entity_degree` memories), restricted to cubes/states."""
         ...
+
+    def chain_links(self, memory_ids: Sequence[str], edge_kind: str, hops: int,
+                    cube_ids: Sequence[str], states: Sequence[str]) -> set[tuple[str, str]]:
+        """Every `edge_kind` edge on a path of at most `hops` such edges, followed either way,
+        from one of `memory_ids` through memories in cubes/states only — the conversation
+        around the seeds, in one read (retrieval's session windows). Each edge once, as the
+        sorted pair of its memory ids (`undirected`): the chain is read both ways."""
+        ...
+
+
+def undirected(a: str, b: str) -> tuple[str, str]:
+    """An edge as a direction-free link: its two ids, sorted."""
+    return (a, b) if a <= b else (b, a)

@@ -119,7 +119,6 @@ class HybridRetriever:
         direct = list(dict.fromkeys(s.memory_id for ranked in raw.values() for s in ranked))
         neighbours: dict[str, list[str]] = {}
         via: dict[str, list[str]] = {}
-        chain: list[tuple[str, str]] = []
         if cfg.use_graph and direct:
             for n in self.graph.memory_neighbours(direct, cfg.graph_edge_kinds, where.cube_ids, where.states,
                                                   cfg.max_entity_degree):
@@ -128,8 +127,6 @@ class HybridRetriever:
                 neighbours.setdefault(n.seed_id, []).append(n.memory_id)
                 neighbours.setdefault(n.memory_id, []).append(n.seed_id)
                 via.setdefault(n.memory_id, []).append(f"{n.seed_id}:{n.edge_kind}")
-                if n.edge_kind == _CHAIN:
-                    chain.append((n.seed_id, n.memory_id))
         added = [m for m in dict.fromkeys(neighbours) if m not in ranks.get("bm25", {}) and
                  m not in ranks.get("vector", {})]
         wants_speaker = cfg.use_speaker and bool(analysis.names)
@@ -144,7 +141,7 @@ class HybridRetriever:
         context = {m: [n for n in ns if n in allowed] for m, ns in neighbours.items()} if cfg.use_context else {}
         members = [m for m in direct + added if m in allowed]
         if cfg.use_window and cfg.use_graph and members and _CHAIN in cfg.graph_edge_kinds:
-            signals.update(self._window_signals(members, direct, chain, full, where, cfg.window_radius))
+            signals.update(self._window_signals(members, full, where, cfg.window_radius))
         rows = candidate_features(signals, context, speaker_named, members)
         context_of = {m: rows[m][_CONTEXT_BM25] + rows[m][_CONTEXT_VECTOR] for m in members}
         lifted = sorted((m for m in members if context_of[m] > 0), key=lambda m: -context_of[m])
@@ -152,23 +149,13 @@ class HybridRetriever:
             ranks["graph"] = {m: rank for rank, m in enumerate(lifted, start=1)}
         return Candidates(rows, ranks, {m: tuple(v) for m, v in via.items() if m in allowed}, raw)
 
-    def _window_signals(self, members: list[str], seeds: list[str], chain: list[tuple[str, str]],
-                        full: Mapping[str, Sequence[ScoredId]], where: SearchFilter, radius: int) -> dict:
-        """The session-window features of `members`. `chain` holds the NEXT_IN_SESSION links
-        of `seeds` already read; members are at most one hop from a seed, so the chain is
-        read `radius` more hops out. A window member outside the caller's filter is never
-        in the engines' lists, so it only ever counts as a non-match."""
-        reached = set(seeds) | set(members) | {m for link in chain for m in link}
-        frontier = sorted(reached - set(seeds))
-        for _ in range(radius):
-            if not frontier:
-                break
-            links = [(n.seed_id, n.memory_id) for n in self.graph.memory_neighbours(
-                frontier, (_CHAIN,), where.cube_ids, where.states) if n.memory_id != n.seed_id]
-            chain += links
-            frontier = sorted({m for link in links for m in link} - reached)
-            reached.update(frontier)
-        windows = chain_windows(chain, members, radius)
+    def _window_signals(self, members: list[str], full: Mapping[str, Sequence[ScoredId]], where: SearchFilter,
+                        radius: int) -> dict:
+        """The session-window features of `members`, from one read of the chain around them
+        (`GraphStore.chain_links`). A window member outside the caller's filter is never in
+        the engines' lists, so it only ever counts as a non-match."""
+        chain = self.graph.chain_links(members, _CHAIN, radius, where.cube_ids, where.states)
+        windows = chain_windows(sorted(chain), members, radius)
         out = {}
         if "bm25" in full:
             out["window_bm25"] = window_scores({s.memory_id: s.score for s in full["bm25"]}, windows, members, "sum")

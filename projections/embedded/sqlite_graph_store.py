@@ -18,7 +18,7 @@ from projections.graph_writes import (
     UpsertEdge,
     UpsertNode,
 )
-from projections.ports import Neighbour
+from projections.ports import Neighbour, undirected
 from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite, recreate_tables
 
@@ -165,6 +165,21 @@ class SqliteGraphStore:
                 (*seeds, max_entity_degree, *cube_ids, *states)).fetchall()
             results += [Neighbour(_strip(a), _strip(b), "MENTIONS") for a, b in rows]
         return results
+
+    def chain_links(self, memory_ids: Sequence[str], edge_kind: str, hops: int,
+                    cube_ids: Sequence[str], states: Sequence[str]) -> set[tuple[str, str]]:
+        """Breadth-first, one query per hop: in process, a hop costs no round trip."""
+        links: set[tuple[str, str]] = set()
+        reached = set(memory_ids)
+        frontier = sorted(reached)
+        for _ in range(hops):
+            if not frontier:
+                break
+            step = self.memory_neighbours(frontier, (edge_kind,), cube_ids, states)
+            links.update(undirected(n.seed_id, n.memory_id) for n in step)
+            frontier = sorted({n.memory_id for n in step} - reached)
+            reached.update(frontier)
+        return links
 
     def snapshot(self) -> dict:
         return {

@@ -112,6 +112,22 @@ NEIGHBOURS_IN = _SEEDS + (
     "\nRETURN s.node_id AS seed, n.node_id AS other, type(r) AS kind")
 # Two hops through an entity, only if at most $max_degree memories mention it: a common
 # entity ("python", "today") would link everything to everything.
+
+
+def chain_links(edge_kind: str, hops: int) -> str:
+    """Every `edge_kind` relationship on a path of 1..`hops` of them from a seed, each node
+    after the seed in scope. Cypher takes neither a relationship type nor a path length as
+    a parameter, so both are checked and written into the query."""
+    if not edge_kind.isidentifier() or not isinstance(hops, int) or hops < 1:
+        raise ValueError(f"bad chain: {edge_kind!r} × {hops!r}")
+    return _SEEDS + (
+        f"MATCH p = (s)-[:{edge_kind}*1..{hops}]-(n)\n"
+        "WHERE all(x IN nodes(p)[1..] WHERE x.cube_id IN $cubes AND x.state IN $states)\n"
+        "UNWIND relationships(p) AS r\n"
+        "WITH DISTINCT r\n"
+        "RETURN startNode(r).node_id AS a, endNode(r).node_id AS b")
+
+
 NEIGHBOURS_VIA_ENTITY = _SEEDS + (
     "MATCH (s)-[:MENTIONS]->(e) WHERE COUNT { (e)<-[:MENTIONS]-() } <= $max_degree\n"
     "MATCH (e)<-[:MENTIONS]-(n) WHERE n <> s AND " + _IN_SCOPE +

@@ -33,7 +33,7 @@ from projections.graph_writes import (
     UpsertNode,
 )
 from projections.neo4j import cypher
-from projections.ports import Neighbour
+from projections.ports import Neighbour, undirected
 
 _MEMORY_PREFIX = "memory:"
 _WRITE_TYPES = (UpsertNode, SetNodeState, UpsertEdge, RemoveEdges, AppendToSession, EraseNode)
@@ -168,6 +168,15 @@ class Neo4jGraphStore:
                              kinds=direct, cubes=list(cube_ids), states=list(states),
                              max_degree=max_entity_degree)
         return [Neighbour(_strip(r["seed"]), _strip(r["other"]), r["kind"]) for r in records]
+
+    def chain_links(self, memory_ids: Sequence[str], edge_kind: str, hops: int,
+                    cube_ids: Sequence[str], states: Sequence[str]) -> set[tuple[str, str]]:
+        """One variable-length match: the hops are walked in the server, not one round trip each."""
+        if not memory_ids or not cube_ids or not states or hops < 1:
+            return set()
+        records = self._read(cypher.chain_links(edge_kind, hops), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
+                             cubes=list(cube_ids), states=list(states))
+        return {undirected(_strip(r["a"]), _strip(r["b"])) for r in records}
 
     def snapshot(self) -> dict:
         return {

@@ -119,6 +119,21 @@ def test_graph_roles_sessions_and_filtered_neighbours(graph):
     assert graph.memory_neighbours(["b"], ["NEXT_IN_SESSION"], ["other"], ["active"]) == []
 
 
+def test_graph_chain_links_walk_the_session_both_ways_within_hops_and_scope(graph):
+    names = "abcdefg"
+    graph.apply([write for name in names for write in (
+        UpsertNode(f"memory:{name}", "Memory", cube_id="c1", state="archived" if name == "c" else "active"),
+        AppendToSession("c1", f"memory:{name}"))], next_offset=1)
+    assert graph.chain_links(["e"], "NEXT_IN_SESSION", 2, ["c1"], ["active"]) == {
+        ("d", "e"), ("e", "f"), ("f", "g")}  # d's link to c is a step onto an archived memory
+    assert graph.chain_links(["a", "f"], "NEXT_IN_SESSION", 1, ["c1"], ["active"]) == {
+        ("a", "b"), ("e", "f"), ("f", "g")}
+    assert graph.chain_links(["b"], "NEXT_IN_SESSION", 3, ["c1"], ["active", "archived"]) == {
+        ("a", "b"), ("b", "c"), ("c", "d"), ("d", "e")}
+    assert graph.chain_links(["e"], "NEXT_IN_SESSION", 2, ["other"], ["active"]) == set()
+    assert graph.chain_links([], "NEXT_IN_SESSION", 2, ["c1"], ["active"]) == set()
+
+
 def test_graph_failing_batch_is_rolled_back(graph):
     graph.apply([UpsertNode("user:alice", "User")], next_offset=1)
     before = graph.snapshot()
