@@ -164,10 +164,10 @@ class Neo4jGraphStore:
             parts.append(cypher.NEIGHBOURS_VIA_ENTITY)
         if not parts:
             return []
-        records = self._read("\nUNION ALL\n".join(parts), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
+        records = self._read(cypher.collected(parts), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
                              kinds=direct, cubes=list(cube_ids), states=list(states),
                              max_degree=max_entity_degree)
-        return [Neighbour(_strip(r["seed"]), _strip(r["other"]), r["kind"]) for r in records]
+        return [Neighbour(_strip(seed), _strip(other), kind) for seed, other, kind in records[0]["rows"]]
 
     def chain_links(self, memory_ids: Sequence[str], edge_kind: str, hops: int,
                     cube_ids: Sequence[str], states: Sequence[str]) -> set[tuple[str, str]]:
@@ -176,7 +176,7 @@ class Neo4jGraphStore:
             return set()
         records = self._read(cypher.chain_links(edge_kind, hops), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
                              cubes=list(cube_ids), states=list(states))
-        return {undirected(_strip(r["a"]), _strip(r["b"])) for r in records}
+        return {undirected(_strip(a), _strip(b)) for a, b in records[0]["links"]}
 
     def snapshot(self) -> dict:
         return {

@@ -3,6 +3,8 @@ checkpoint (a failing batch leaves documents and checkpoint exactly as they were
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from projections.graph_writes import AppendToSession, UpsertEdge, UpsertNode
@@ -79,6 +81,15 @@ def test_metadata_values_read_one_key_of_the_memories_that_have_it(filled):
     assert filled.metadata_values(["m5", "m1", "nope"], "speaker") == {"m5": "Ann"}
     assert filled.metadata_values(["m5"], "n") == {"m5": {"a": 1}}
     assert filled.metadata_values([], "speaker") == {}
+
+
+def test_metadata_values_come_back_as_written_whatever_their_type_or_length(filled):
+    long_name = "Ann " * 300  # an equality filter's indexed form of this one is a hash
+    metadata = {"speaker": long_name, "weight": 1.0, "ok": True, "none": None}
+    filled.apply([doc("m5", "c1", "hi", (0, 0, 1, 0), metadata_json=json.dumps(metadata))], next_offset=6)
+    for key, value in metadata.items():
+        got = filled.metadata_values(["m5", "m1"], key)
+        assert got == {"m5": value} and type(got["m5"]) is type(value)
 
 
 def test_redelivering_a_failed_batch_gives_the_same_model_as_applying_it_once(filled, tmp_path, request):
