@@ -156,43 +156,20 @@ def projection_run(settings: PipelineSettings, events: list, batch: int, workdir
 
 
 def search_run(settings: PipelineSettings, memories: int, queries: int = 200) -> dict:
-    """Fill the read models with `memories` projected memories, then time searches."""
-    from mos.retrieval.hybrid import HybridRetriever
-    from mos.retrieval.text_analysis import query_terms
+    """Fill the read models with `memories` projected memories, then time searches the way
+    bench/search_scale.py does (MOS hybrid beside ES kNN / BM25 alone, one cube and all)."""
+    from search_scale import fill, measure
+
     from projections.graph_projection import project_graph
-    from projections.ports import SearchFilter
     from projections.search_projection import project_search
     from tests.pipeline.real_read_models import make_graph, make_index
 
     index, graph = make_index(settings), make_graph(settings)
-    index_seconds = 0.0
     try:
-        for start in range(0, memories, 2000):
-            batch = synthetic_events(min(2000, memories - start), f"cube{start // 20000}", seed=start)
-            began = time.perf_counter()
-            index.apply([w for e in batch for w in project_search(e)], start + len(batch))
-            index_seconds += time.perf_counter() - began
-            graph.apply([w for e in batch for w in project_graph(e)], start + len(batch))
-        embedder = HashingEmbedder(DIMENSION)
-        retriever = HybridRetriever(index, graph, embedder)
-        cubes = tuple(f"cube{n}" for n in range((memories + 19_999) // 20_000))
-        where = SearchFilter(cubes)
-        texts = [f"Alice met Topic{i % 97} in City{i % 31}" for i in range(queries)]
-        vectors = embedder.embed(texts)
-        timings: dict[str, list[float]] = {"MOS hybrid (bm25+knn+graph)": [], "ES kNN alone": [],
-                                           "ES BM25 alone": []}
-        for text, vector in zip(texts, vectors):
-            began = time.perf_counter()
-            retriever.retrieve(text, where, 10)
-            timings["MOS hybrid (bm25+knn+graph)"].append(time.perf_counter() - began)
-            began = time.perf_counter()
-            index.knn(vector.tolist(), where, 10)
-            timings["ES kNN alone"].append(time.perf_counter() - began)
-            began = time.perf_counter()
-            index.bm25(query_terms(text), where, 10)
-            timings["ES BM25 alone"].append(time.perf_counter() - began)
+        index_seconds = fill(index, project_search, 0, memories)
+        fill(graph, project_graph, 0, memories)
         return {"memories": memories, "index_docs_per_s": memories / index_seconds,
-                "latency_ms": {name: latency_ms(values, (50, 99)) for name, values in timings.items()}}
+                "latency_ms": measure(index, graph, memories, queries)}
     finally:
         index.close()
         graph.close()
