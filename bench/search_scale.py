@@ -86,7 +86,7 @@ def measure(index, graph, size: int, queries: int) -> dict[str, dict[str, float]
     from projections.ports import SearchFilter
 
     embedder = HashingEmbedder(DIMENSION)
-    retriever = HybridRetriever(index, graph, embedder, parallel_reads=True)  # as the kafka backend builds it
+    retriever = HybridRetriever(index, graph, embedder)
     cubes = tuple(f"cube{n}" for n in range((size + PER_CUBE - 1) // PER_CUBE))
     texts = [f"Alice met Topic{i % 97} in City{i % 31}" for i in range(queries)]
     vectors = embedder.embed(texts)
@@ -104,7 +104,6 @@ def measure(index, graph, size: int, queries: int) -> dict[str, dict[str, float]
                 timings[name].append(time.perf_counter() - began)
         for name, values in timings.items():
             results[f"{name} ({scope})"] = latency_ms(values, (50, 99))
-    retriever.close()
     return results
 
 
