@@ -33,7 +33,6 @@ class Backend:
     graph: GraphStore
     runners: tuple[ProjectionRunner, ...]
     sealer: ContentSealer | None = None  # None: content is written in the clear and cannot be erased
-    remote_read_models: bool = False  # the index and graph are servers: a read is a round trip
 
     def close(self) -> None:
         for part in (self.log, self.index, self.graph, self.sealer):
@@ -106,4 +105,4 @@ def open_kafka(data_dir: Path, embedder: Embedder, settings=None, batch_size: in
         ProjectionRunner("search", log, project_search, index, batch_size),
         ProjectionRunner("graph", log, project_graph, graph, batch_size),
     )
-    return Backend(log, index, graph, runners, codec.sealer, remote_read_models=True)
+    return Backend(log, index, graph, runners, codec.sealer)

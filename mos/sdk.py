@@ -96,8 +96,7 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
         self._backend = backend
         self.source_app = source_app
         self._clock = clock
-        self._retriever = HybridRetriever(backend.index, backend.graph, embedder, retrieval,
-                                          parallel_reads=backend.remote_read_models)
+        self._retriever = HybridRetriever(backend.index, backend.graph, embedder, retrieval)
         self._lock = threading.RLock()
         self._access = AccessRecorder(backend.log, clock, source_app) if record_access else None
         self._point_in_time = PointInTime(backend.log, directory / "point-in-time", embedder.dimension)
@@ -422,7 +421,6 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
             self.flush_access()
         finally:
             self._point_in_time.close()
-            self._retriever.close()
             self._backend.close()
 
     def __enter__(self) -> "MOS":

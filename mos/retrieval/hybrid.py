@@ -20,9 +20,8 @@ the caller's cubes, states, tags or metadata.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from mos.embedders.port import Embedder
 from mos.retrieval.features import FEATURES, candidate_features, normalised
@@ -79,14 +78,11 @@ class Candidates:
 
 class HybridRetriever:
     def __init__(self, index: SearchIndex, graph: GraphStore, embedder: Embedder,
-                 config: RetrievalConfig | None = None, parallel_reads: bool = False):
-        """`parallel_reads`: run the index's and the graph's independent reads side by side
-        (worth it when they are servers; in-process SQLite reads gain nothing)."""
+                 config: RetrievalConfig | None = None):
         self.index = index
         self.graph = graph
         self.embedder = embedder
         self.config = config or RetrievalConfig()
-        self._pool = ThreadPoolExecutor(4, thread_name_prefix="mos-retrieval") if parallel_reads else None
 
     def retrieve(self, query: str, where: SearchFilter, top_k: int,
                  config: RetrievalConfig | None = None) -> list[Retrieved]:
@@ -137,17 +133,15 @@ class HybridRetriever:
         narrower = bool(where.tags_all or where.metadata_equals)  # than the graph's cubes and states
         docs = self.index.documents(added) if added and narrower else {}
         allowed = set(direct) | {m for m in added if not narrower or (m in docs and _passes(docs[m], where))}
-        members = [m for m in direct + added if m in allowed]
-        wants_window = cfg.use_window and cfg.use_graph and bool(members) and _CHAIN in cfg.graph_edge_kinds
-        speakers, chain = self._read_both(
-            (lambda: self.index.metadata_values(members, cfg.speaker_key)) if wants_speaker else None,
-            (lambda: self.graph.chain_links(members, _CHAIN, cfg.window_radius, where.cube_ids, where.states))
-            if wants_window else None)
-        speaker_named = {m for m, who in (speakers or {}).items() if isinstance(who, str) and names_speaker(analysis, who)}
+        speaker_named = set()
+        if wants_speaker:
+            speakers = self.index.metadata_values([m for m in direct + added if m in allowed], cfg.speaker_key)
+            speaker_named = {m for m, who in speakers.items() if isinstance(who, str) and names_speaker(analysis, who)}
         signals = {name: normalised(ranked) for name, ranked in raw.items()}
         context = {m: [n for n in ns if n in allowed] for m, ns in neighbours.items()} if cfg.use_context else {}
-        if wants_window:
-            signals.update(_window_signals(members, chain, full, cfg.window_radius))
+        members = [m for m in direct + added if m in allowed]
+        if cfg.use_window and cfg.use_graph and members and _CHAIN in cfg.graph_edge_kinds:
+            signals.update(self._window_signals(members, full, where, cfg.window_radius))
         rows = candidate_features(signals, context, speaker_named, members)
         context_of = {m: rows[m][_CONTEXT_BM25] + rows[m][_CONTEXT_VECTOR] for m in members}
         lifted = sorted((m for m in members if context_of[m] > 0), key=lambda m: -context_of[m])
@@ -155,38 +149,21 @@ class HybridRetriever:
             ranks["graph"] = {m: rank for rank, m in enumerate(lifted, start=1)}
         return Candidates(rows, ranks, {m: tuple(v) for m, v in via.items() if m in allowed}, raw)
 
-    def _read_both(self, first: Callable[[], Any] | None, second: Callable[[], Any] | None) -> tuple[Any, Any]:
-        """Two independent reads (of the index and of the graph): side by side when the
-        retriever has a pool — on server backends each is a round trip — else one after the
-        other. A read given as None is skipped and gives None."""
-        if self._pool is None or first is None or second is None:
-            return (first() if first else None), (second() if second else None)
-        later = self._pool.submit(second)
-        try:
-            got = first()
-        finally:
-            wait([later])  # never leave a read running behind an error
-        return got, later.result()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-
-
-def _window_signals(members: list[str], chain: set[tuple[str, str]], full: Mapping[str, Sequence[ScoredId]],
-                    radius: int) -> dict:
-    """The session-window features of `members`, from the chain read around them
-    (`GraphStore.chain_links`). A window member outside the caller's filter is never in
-    the engines' lists, so it only ever counts as a non-match."""
-    windows = chain_windows(sorted(chain), members, radius)
-    out = {}
-    if "bm25" in full:
-        out["window_bm25"] = window_scores({s.memory_id: s.score for s in full["bm25"]}, windows, members, "sum")
-    if full.get("vector"):
-        lowest = min(s.score for s in full["vector"])
-        out["window_vector"] = window_scores({s.memory_id: s.score for s in full["vector"]}, windows, members,
-                                             "mean", floor=lowest)
-    return out
+    def _window_signals(self, members: list[str], full: Mapping[str, Sequence[ScoredId]], where: SearchFilter,
+                        radius: int) -> dict:
+        """The session-window features of `members`, from one read of the chain around them
+        (`GraphStore.chain_links`). A window member outside the caller's filter is never in
+        the engines' lists, so it only ever counts as a non-match."""
+        chain = self.graph.chain_links(members, _CHAIN, radius, where.cube_ids, where.states)
+        windows = chain_windows(sorted(chain), members, radius)
+        out = {}
+        if "bm25" in full:
+            out["window_bm25"] = window_scores({s.memory_id: s.score for s in full["bm25"]}, windows, members, "sum")
+        if full.get("vector"):
+            lowest = min(s.score for s in full["vector"])
+            out["window_vector"] = window_scores({s.memory_id: s.score for s in full["vector"]}, windows, members,
+                                                 "mean", floor=lowest)
+        return out
 
 
 def _passes(doc: Document, where: SearchFilter) -> bool:
