@@ -98,7 +98,7 @@ class SqliteGraphStore:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._db = open_sqlite(self.path)
+        self._db = open_sqlite(self.path, durable=False)
         self._db.execute("PRAGMA secure_delete=ON")  # erased nodes leave no bytes in freed pages
         if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             # An older layout (or a new file): start empty at checkpoint 0, so the runner

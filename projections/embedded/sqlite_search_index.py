@@ -79,7 +79,7 @@ class SqliteSearchIndex:
     def __init__(self, path: Path | str, dimension: int):
         self.path = Path(path)
         self.dimension = dimension
-        self._db = open_sqlite(self.path, with_vectors=True)
+        self._db = open_sqlite(self.path, with_vectors=True, durable=False)
         # Freed pages and cells are zeroed, so an erased document leaves no bytes behind.
         self._db.execute("PRAGMA secure_delete=ON")
         self._drop_porter_index()

@@ -17,15 +17,19 @@ OperationalError = sqlean.OperationalError
 CACHE_KIB = 128 * 1024  # per connection, an upper bound: pages are only cached once read
 
 
-def open_sqlite(path: Path | str, *, with_vectors: bool = False) -> sqlean.Connection:
+def open_sqlite(path: Path | str, *, with_vectors: bool = False, durable: bool = True) -> sqlean.Connection:
     """Open `path` in autocommit mode: callers use explicit BEGIN IMMEDIATE … COMMIT.
 
-    `synchronous=FULL` makes every COMMIT durable (fsync of the WAL) before it returns,
-    which is what "append" promises: an acknowledged event survives a power cut.
+    `durable` (the default; the event log and the key store) sets `synchronous=FULL`: every
+    COMMIT is fsynced before it returns, which is what "append" promises — an acknowledged
+    event survives a power cut. Read models open with `durable=False` (`synchronous=NORMAL`):
+    a power cut may roll back their last commits, but never corrupts them, and each commit
+    carries its own checkpoint, so a rolled-back batch is simply projected again from the
+    log. That spares one fsync per projected batch.
     """
     connection = sqlean.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30.0)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     connection.execute("PRAGMA foreign_keys=ON")
     # SQLite's default page cache is 2 MB: past ~100k memories the read models' B-trees
     # (random uuid keys) no longer fit and every insert reads pages back from the OS.
