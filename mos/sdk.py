@@ -412,7 +412,8 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
         with self._lock:
             for runner in self._backend.runners:
                 runner.target.reset()
-            events = catch_up_all(self._backend.runners, self.log, progress, batch_size=REPLAY_BATCH)
+            events = catch_up_all(self._backend.runners, self.log, progress, batch_size=REPLAY_BATCH,
+                                  read_ahead=True)
         return ReplayReport(events, time.perf_counter() - started)
 
     def close(self) -> None:
