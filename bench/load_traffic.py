@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,7 +185,7 @@ class Producer(Worker):
                  tally: Tally, stop: threading.Event):
         super().__init__("producer", stop)
         from mos.backends import sealing_codec
-        from mos.domain.commands import CommandContext
+        from mos.domain.commands import CommandContext, random_id
         from mos.embedders.hashing import HashingEmbedder
         from streams.kafka.event_log import KafkaEventLog
 
@@ -202,7 +201,7 @@ class Producer(Worker):
         from mos.domain import memory as memories
 
         texts = [note("producer", self.sent + i) for i in range(count)]
-        return [memories.create(self.context, str(uuid.uuid4()), self.cube, memories.MemoryContentValues(
+        return [memories.create(self.context, random_id(), self.cube, memories.MemoryContentValues(
             text, (), "{}", tuple(vector.tolist()), self.embedder.model_id))
             for text, vector in zip(texts, self.embedder.embed(texts))]
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mos.config import PipelineSettings  # noqa: E402
 from mos.domain import memory as memories  # noqa: E402
-from mos.domain.commands import CommandContext  # noqa: E402
+from mos.domain.commands import CommandContext, random_id  # noqa: E402
 from mos.embedders.hashing import HashingEmbedder  # noqa: E402
 from streams.kafka.event_log import KafkaEventLog  # noqa: E402
 
@@ -45,7 +45,7 @@ def synthetic_events(count: int, cube: str, seed: int = 0) -> list:
     texts = [f"note {seed}-{i}: Alice met Topic{i % 97} in City{i % 31} about project {i % 13}" for i in range(count)]
     vectors = embedder.embed(texts)
     ctx = CommandContext(actor="bench", source_app="bench")
-    return [memories.create(ctx, str(uuid.uuid4()), cube, memories.MemoryContentValues(
+    return [memories.create(ctx, random_id(), cube, memories.MemoryContentValues(
         text, (), "{}", tuple(vector.tolist()), embedder.model_id)) for text, vector in zip(texts, vectors)]
 
 

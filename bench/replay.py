@@ -25,7 +25,6 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from bench_output import machine_info, print_machine, print_table
@@ -42,7 +41,7 @@ def build_log(mos, events: int, cubes: int, batch: int) -> dict:
     through per-call SDK commands would take longer than the replay itself.
     """
     from mos.domain import memory as memories
-    from mos.domain.commands import CommandContext
+    from mos.domain.commands import CommandContext, random_id
 
     mos.create_user("bench")
     cube_ids = [mos.create_cube(f"replay-{i}", owner="bench") for i in range(cubes)]
@@ -57,7 +56,7 @@ def build_log(mos, events: int, cubes: int, batch: int) -> dict:
         chunk = texts[at:at + batch]
         cube = cube_ids[(at // batch) % cubes]
         vectors = mos.embedder.embed(chunk)
-        made = [memories.create(ctx, str(uuid.uuid4()), cube, memories.MemoryContentValues(
+        made = [memories.create(ctx, random_id(), cube, memories.MemoryContentValues(
             text, (), json.dumps({"n": at + i}), tuple(vector.tolist()), model))
             for i, (text, vector) in enumerate(zip(chunk, vectors))]
         mos.log.append(made)

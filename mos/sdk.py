@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from mos.backends import Backend, open_embedded
 from mos.domain import cube as cubes
 from mos.domain import memory as memories
-from mos.domain.commands import CommandContext, wall_clock_ms
+from mos.domain.commands import CommandContext, random_id, wall_clock_ms
 from mos.domain.errors import AccessDenied, AlreadyExists, Conflict, InvalidInput, NotFound
 from mos.domain.events import Event, cube_key, memory_key, user_key
 from mos.domain.validation import (
@@ -178,7 +178,7 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
             raise InvalidInput("cube name must be a non-empty string of at most 200 characters, without NUL")
         require_utf8(name, "cube name")
         self._require_user(owner)
-        cube_id = validate_id(cube_id, "cube_id") if cube_id is not None else str(uuid.uuid4())
+        cube_id = validate_id(cube_id, "cube_id") if cube_id is not None else random_id()
         with self._lock:
             if self.log.read_stream(cube_key(cube_id)):
                 raise AlreadyExists(f"cube {cube_id!r} already exists")
@@ -233,7 +233,7 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
         ctx = self._ctx(user_id)
         events, ids = [], []
         for (text, metadata_json, tags), vector in zip(checked, vectors):
-            memory_id = str(uuid.uuid4())
+            memory_id = random_id()
             content = memories.MemoryContentValues(text, tags, metadata_json, tuple(vector.tolist()),
                                                    self.embedder.model_id)
             events.append(memories.create(ctx, memory_id, cube_id, content))
@@ -282,7 +282,7 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
             merged_meta = {"merged_from": list(memory_ids)} if metadata is None else metadata
             merged_text = text if text is not None else "\n".join(m.text for m in sources)
             content = self._content(merged_text, merged_meta, merged_tags)
-            target_id = str(uuid.uuid4())
+            target_id = random_id()
             self._commit(memories.merge(sources, self._ctx(user_id), target_id, content))
         return target_id
 
