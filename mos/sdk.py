@@ -412,8 +412,7 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
         with self._lock:
             for runner in self._backend.runners:
                 runner.target.reset()
-            events = catch_up_all(self._backend.runners, self.log, progress, batch_size=REPLAY_BATCH,
-                                  read_ahead=True)
+            events = catch_up_all(self._backend.runners, self.log, progress, batch_size=REPLAY_BATCH)
         return ReplayReport(events, time.perf_counter() - started)
 
     def close(self) -> None:

@@ -9,8 +9,6 @@ checkpoint); a crash after it loses nothing. No event is applied twice or skippe
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
@@ -73,52 +71,30 @@ class ProjectionRunner:
 
 
 def catch_up_all(runners: Sequence[ProjectionRunner], log: EventLog,
-                 progress: ProgressCallback | None = None, batch_size: int | None = None,
-                 read_ahead: bool = False) -> int:
+                 progress: ProgressCallback | None = None, batch_size: int | None = None) -> int:
     """Bring several read models of one log up to its head, decoding each event once.
 
     Each runner still applies only events at or after its own checkpoint, so read models that
     lag by different amounts (say, one was just reset) are each advanced exactly once.
-    A replay passes a larger `batch_size`: fewer, bigger transactions, and `read_ahead`: the
-    next batch is read and decoded on a second thread while this one is applied (the read
-    models' SQL runs without the GIL, so on two cores the two overlap). A batch read ahead
-    is used only if it starts where the slowest read model now stands; otherwise (another
-    process moved a checkpoint) it is dropped and read again, so nothing is skipped.
-    The log is never used by both threads at once: the main thread does not touch it while
-    a read is in flight, and leaving the executor waits for the one in flight.
+    A replay passes a larger `batch_size`: fewer, bigger transactions.
     """
     applied = 0
     batch_size = batch_size or min(runner.batch_size for runner in runners)
     head = log.head() if progress else 0
-
-    def read(start: int) -> list:
-        return list(log.read(start, limit=batch_size))
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mos-read-ahead") if read_ahead else nullcontext() as pool:
-        ahead: tuple[int, Future] | None = None
-        while True:
-            checkpoints = [runner.target.checkpoint() for runner in runners]
-            start = min(checkpoints, default=0)
-            if ahead is not None:
-                ahead_start, future = ahead
-                ahead = None
-                prefetched = future.result()
-                batch = prefetched if ahead_start == start else read(start)
-            else:
-                batch = read(start)
-            if not batch:
-                return applied
-            if pool is not None:
-                next_start = batch[-1].offset + 1
-                ahead = (next_start, pool.submit(read, next_start))
-            for runner, checkpoint in zip(runners, checkpoints):
-                pending = [recorded for recorded in batch if recorded.offset >= checkpoint]
-                if pending:
-                    writes = [write for recorded in pending for write in runner.project(recorded.event)]
-                    try:
-                        runner.target.apply(writes, pending[-1].offset + 1, expected_checkpoint=checkpoint)
-                    except CheckpointMoved:
-                        continue  # another process got there first; the next round re-reads
-            applied += len(batch)
-            if progress:
-                progress(batch[-1].offset + 1, max(head, batch[-1].offset + 1))
+    while True:
+        checkpoints = [runner.target.checkpoint() for runner in runners]
+        start = min(checkpoints, default=0)
+        batch = list(log.read(start, limit=batch_size))
+        if not batch:
+            return applied
+        for runner, checkpoint in zip(runners, checkpoints):
+            pending = [recorded for recorded in batch if recorded.offset >= checkpoint]
+            if pending:
+                writes = [write for recorded in pending for write in runner.project(recorded.event)]
+                try:
+                    runner.target.apply(writes, pending[-1].offset + 1, expected_checkpoint=checkpoint)
+                except CheckpointMoved:
+                    continue  # another process got there first; the next round re-reads
+        applied += len(batch)
+        if progress:
+            progress(batch[-1].offset + 1, max(head, batch[-1].offset + 1))
