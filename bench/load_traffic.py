@@ -185,7 +185,7 @@ class Producer(Worker):
                  tally: Tally, stop: threading.Event):
         super().__init__("producer", stop)
         from mos.backends import sealing_codec
-        from mos.domain.commands import CommandContext, random_id
+        from mos.domain.commands import CommandContext
         from mos.embedders.hashing import HashingEmbedder
         from streams.kafka.event_log import KafkaEventLog
 
@@ -199,6 +199,7 @@ class Producer(Worker):
 
     def _events(self, count: int) -> list:
         from mos.domain import memory as memories
+        from mos.domain.commands import random_id
 
         texts = [note("producer", self.sent + i) for i in range(count)]
         return [memories.create(self.context, random_id(), self.cube, memories.MemoryContentValues(

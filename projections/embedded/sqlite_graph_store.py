@@ -164,7 +164,8 @@ class SqliteGraphStore:
                 "state = COALESCE(excluded.state, state), name = COALESCE(excluded.name, name)",
                 (write.node_id, write.kind, write.cube_id, write.state, write.name))
         elif isinstance(write, SetNodeState):
-            tx.execute("UPDATE nodes SET state = ? WHERE node_id = ?", (write.state, write.node_id))
+            # a node only named by an edge so far is not there yet: its state comes with it
+            tx.execute("UPDATE nodes SET state = ? WHERE node_id = ? AND kind IS NOT NULL", (write.state, write.node_id))
         elif isinstance(write, UpsertEdge):
             tx.execute("INSERT INTO edges VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET role = excluded.role",
                        (_kind_code(write.kind), ids.ensure(write.source), ids.ensure(write.target), write.role))
