@@ -26,14 +26,15 @@ def random_id() -> str:
     event_id and stream key, the read models' memory id, the key store), and ids that grow
     with time are appended at the right edge of those trees. Random v4 ids land on a random
     leaf each, so past a few hundred thousand memories every batch rewrote pages spread over
-    the whole index (the embedded replay wrote ~20x its final size). The millisecond of
-    creation is visible in the id; the events carry `occurred_at` in the clear anyway.
+    the whole index (an embedded replay of 200k events: 83 s on a v4 log, 58 s on a v7
+    one). The millisecond of creation is visible in the id; the events carry `occurred_at`
+    in the clear anyway.
     """
     return str(uuid7())
 
 
 def uuid7(unix_ms: int | None = None) -> uuid.UUID:
-    millis = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
+    millis = wall_clock_ms() if unix_ms is None else unix_ms
     value = (millis & (2**48 - 1)) << 80 | int.from_bytes(os.urandom(10), "big")
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant

@@ -29,6 +29,7 @@ from projections.graph_writes import (
 from projections.ports import Neighbour, undirected
 from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite, recreate_tables
+from streams.embedded.sqlite import placeholders as _placeholders
 
 SCHEMA_VERSION = 2  # 1: text-keyed edges; 2: integer-keyed edges (a v1 file is rebuilt from the log)
 
@@ -60,10 +61,6 @@ def _kind_code(kind: str) -> int:
         return _KIND_CODES[kind]
     except KeyError:
         raise ValueError(f"unknown edge kind {kind!r}; the graph knows {', '.join(EDGE_KINDS)}") from None
-
-
-def _placeholders(values: Sequence) -> str:
-    return ",".join("?" * len(values))
 
 
 class _NodeIds:

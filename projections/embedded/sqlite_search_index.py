@@ -15,12 +15,12 @@ from pathlib import Path
 from collections.abc import Iterator
 from typing import Any, Sequence
 
-
 from mos.retrieval.text_analysis import document_terms, stems
 from projections.ports import Document, ScoredId, SearchFilter
 from projections.search_writes import EraseDocument, PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
 from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite, recreate_tables
+from streams.embedded.sqlite import placeholders as _placeholders
 
 _COLUMNS = (
     "memory_id, cube_id, text, tags_json, metadata_json, memory_type, state, version, created_at, "
@@ -75,10 +75,6 @@ def _blob(vector: Sequence[float]) -> bytes:
     """Little-endian float32 bytes, as sqlite-vec reads them (a cached `struct` packs a tuple
     of floats ~4x faster than `np.asarray(...).tobytes()`, which a replay pays per memory)."""
     return _float32_packer(len(vector)).pack(*vector)
-
-
-def _placeholders(values: Sequence) -> str:
-    return ",".join("?" * len(values))
 
 
 class SqliteSearchIndex:

@@ -41,6 +41,11 @@ def open_sqlite(path: Path | str, *, with_vectors: bool = False, durable: bool =
     return connection
 
 
+def placeholders(values: Sequence) -> str:
+    """`?,?,…`: one bound parameter per value, for an `IN (…)` list."""
+    return ",".join("?" * len(values))
+
+
 class Transaction:
     """`with Transaction(conn):` — BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on error."""
 
