@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Sequence
 
+from mos.domain.commands import short_id
 from mos.domain.events import (
     ArtifactBuilt,
     ArtifactDropped,
@@ -44,8 +45,8 @@ class AuditStep:
 
     def line(self) -> str:
         when = datetime.fromtimestamp(self.occurred_at / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        return (f"{when}  {self.event_type:<15} {self.subject[:13]:<13} by {self.actor} via {self.source_app}"
-                f"  [{self.event_id[:8]}]" + (f"  {self.detail}" if self.detail else ""))
+        return (f"{when}  {self.event_type:<15} {short_id(self.subject, 13):<13} by {self.actor} via {self.source_app}"
+                f"  [{short_id(self.event_id)}]" + (f"  {self.detail}" if self.detail else ""))
 
 
 @dataclass

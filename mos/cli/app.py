@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mos.config import MosSettings
+from mos.domain.commands import short_id
 from mos.domain.errors import InvalidInput, MosError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MOS: event-sourced memory for LLM apps.")
@@ -147,7 +148,7 @@ def history(memory_id: str, user: str = UserOpt, as_json: bool = typer.Option(Fa
             table.add_column(column, no_wrap=column in ("event", "event id"))
         for event in events:
             table.add_row(str(event.version), event.type_name, str(event.occurred_at), event.provenance.actor,
-                          event.provenance.source_app, event.event_id[:8], event_details(event))
+                          event.provenance.source_app, short_id(event.event_id), event_details(event))
         out.print(table)
     run(action)
 

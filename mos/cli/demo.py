@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from mos.domain.commands import short_id
 from mos.embedders.sentence_transformer import SentenceTransformerEmbedder
 
 
@@ -60,7 +61,7 @@ def run_demo(data_dir: Path | None, out: Console) -> None:
         mos.archive(ids[7], user, reason="Tom's training plan is outdated")
         for event in mos.history(moved, user):
             out.print(f"  v{event.version} {event.type_name:<14} by {event.provenance.actor} "
-                      f"(event {event.event_id[:8]}, correlation {str(event.provenance.correlation_id)[:8]})")
+                      f"(event {short_id(event.event_id)}, correlation {short_id(str(event.provenance.correlation_id))})")
         out.print(f"archived memory is hidden by default: "
                   f"{all(h.memory_id != ids[7] for h in mos.search('Berlin marathon training', user, top_k=10))}")
 
@@ -105,7 +106,7 @@ def run_model_demo(directory: Path, ids: list[str], user: str, out: Console) -> 
         report = mos.build_artifacts()
         for artifact in mos.artifacts(user):
             out.print(f"  {artifact.tier:<10} {artifact.artifact_id}  {artifact.token_count} tokens from "
-                      f"{len(artifact.source_memory_ids)} memories, event {artifact.built_by_event[:8]}")
+                      f"{len(artifact.source_memory_ids)} memories, event {short_id(artifact.built_by_event)}")
         question = "Where is Maya moving for her new job?"
         started = time.perf_counter()
         answer = mos.chat(question, user, top_k=3, max_new_tokens=16)

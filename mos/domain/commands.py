@@ -33,6 +33,13 @@ def random_id() -> str:
     return str(uuid7())
 
 
+def short_id(identifier: str, length: int = 8) -> str:
+    """An id abbreviated for people to read: its last `length` characters. A UUIDv7 starts
+    with its creation time, shared by every id made in the same batch or minute; its tail is
+    random (as is any part of a v4 id or of the hash-derived artifact ids)."""
+    return identifier[-length:]
+
+
 def uuid7(unix_ms: int | None = None) -> uuid.UUID:
     millis = wall_clock_ms() if unix_ms is None else unix_ms
     value = (millis & (2**48 - 1)) << 80 | int.from_bytes(os.urandom(10), "big")

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from mos.domain import memory as memories
+from mos.domain.commands import short_id
 from mos.domain.events import (
     ArtifactBuilt,
     ArtifactDropped,
@@ -57,7 +58,7 @@ def _reason(event: Event) -> str:
     thresholds = ", ".join(f"{k}={v}" for k, v in reason.get("thresholds", {}).items())
     text = f"policy {reason['policy']}: {measured}" + (f" (thresholds: {thresholds})" if thresholds else "")
     if reason.get("access_events"):
-        text += f"; after access events {', '.join(e[:8] for e in reason['access_events'])}"
+        text += f"; after access events {', '.join(short_id(e) for e in reason['access_events'])}"
     return text
 
 
