@@ -196,7 +196,8 @@ class SqliteGraphStore:
     def cube_roles(self, user_id: str) -> dict[str, str]:
         rows = self._db.execute(
             "SELECT c.cube_id, e.role FROM nodes u JOIN edges e ON e.kind = ? AND e.source = u.id "
-            "JOIN nodes c ON c.id = e.target WHERE u.node_id = ?", (_kind_code("HAS_ROLE"), f"user:{user_id}"))
+            "JOIN nodes c ON c.id = e.target WHERE u.node_id = ? AND c.kind IS NOT NULL",
+            (_kind_code("HAS_ROLE"), f"user:{user_id}"))
         return dict(rows.fetchall())
 
     def memory_neighbours(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],

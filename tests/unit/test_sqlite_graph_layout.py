@@ -51,3 +51,14 @@ def test_an_unknown_edge_kind_is_refused_and_changes_nothing(tmp_path):
         graph.apply([UpsertNode("user:bob", "User"), UpsertEdge("LIKES", "user:alice", "user:bob")], next_offset=2)
     assert graph.snapshot() == before
     graph.close()
+
+
+def test_a_role_on_a_cube_not_yet_upserted_grants_nothing_until_the_cube_exists(tmp_path):
+    """An edge may name a node before that node's own UpsertNode (a placeholder row); as in
+    Neo4j, the placeholder is no cube, so it gives the user no role yet."""
+    graph = SqliteGraphStore(tmp_path / "graph.db")
+    graph.apply([UpsertNode("user:u", "User"), UpsertEdge("HAS_ROLE", "user:u", "cube:c1", "owner")], next_offset=1)
+    assert graph.cube_roles("u") == {}
+    graph.apply([UpsertNode("cube:c1", "Cube", "c1")], next_offset=2)
+    assert graph.cube_roles("u") == {"c1": "owner"}
+    graph.close()
