@@ -132,6 +132,35 @@ class GraphStore(Checkpointed, Protocol):
         sorted pair of its memory ids (`undirected`): the chain is read both ways."""
         ...
 
+    def retrieval_context(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
+                          cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
+                          chain_kind: str, chain_hops: int) -> GraphContext:
+        """`memory_neighbours` of `memory_ids`, and `chain_links` from `memory_ids` and those
+        neighbours (none when `chain_hops` < 1) — equal to `context_in_two_reads`, in one
+        read: a search on a server backend pays one round trip to the graph, not two."""
+        ...
+
+
+@dataclass(frozen=True)
+class GraphContext:
+    """The graph side of one hybrid search: the seeds' neighbours and the session chain
+    around the seeds and those neighbours."""
+
+    neighbours: tuple[Neighbour, ...]
+    chain: frozenset[tuple[str, str]]
+
+
+def context_in_two_reads(graph: GraphStore, memory_ids: Sequence[str], edge_kinds: Sequence[str],
+                         cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
+                         chain_kind: str, chain_hops: int) -> GraphContext:
+    """`GraphStore.retrieval_context` as its two reads, for a store where a read costs no
+    round trip (the embedded one)."""
+    neighbours = tuple(graph.memory_neighbours(memory_ids, edge_kinds, cube_ids, states, max_entity_degree))
+    if chain_hops < 1 or not memory_ids:
+        return GraphContext(neighbours, frozenset())
+    around = list(dict.fromkeys([*memory_ids, *(n.memory_id for n in neighbours)]))
+    return GraphContext(neighbours, frozenset(graph.chain_links(around, chain_kind, chain_hops, cube_ids, states)))
+
 
 def undirected(a: str, b: str) -> tuple[str, str]:
     """An edge as a direction-free link: its two ids, sorted."""

@@ -21,7 +21,7 @@ the caller's cubes, states, tags or metadata.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from mos.embedders.port import Embedder
 from mos.retrieval.features import FEATURES, candidate_features, normalised
@@ -29,7 +29,7 @@ from mos.retrieval.fusion import fuse, linear
 from mos.retrieval.learned_weights import shipped_weights
 from mos.retrieval.query_analysis import analyse_query, names_speaker
 from mos.retrieval.session_window import chain_windows, window_scores
-from projections.ports import Document, GraphStore, ScoredId, SearchFilter, SearchIndex
+from projections.ports import Document, GraphContext, GraphStore, ScoredId, SearchFilter, SearchIndex
 
 _CONTEXT_BM25, _CONTEXT_VECTOR = FEATURES.index("context_bm25"), FEATURES.index("context_vector")
 _CHAIN = "NEXT_IN_SESSION"
@@ -119,9 +119,12 @@ class HybridRetriever:
         direct = list(dict.fromkeys(s.memory_id for ranked in raw.values() for s in ranked))
         neighbours: dict[str, list[str]] = {}
         via: dict[str, list[str]] = {}
-        if cfg.use_graph and direct:
-            for n in self.graph.memory_neighbours(direct, cfg.graph_edge_kinds, where.cube_ids, where.states,
-                                                  cfg.max_entity_degree):
+        windows = cfg.use_window and cfg.use_graph and _CHAIN in cfg.graph_edge_kinds
+        graph = GraphContext((), frozenset())
+        if cfg.use_graph and direct:  # one read: the neighbours, and the chain for the session windows
+            graph = self.graph.retrieval_context(direct, cfg.graph_edge_kinds, where.cube_ids, where.states,
+                                                 cfg.max_entity_degree, _CHAIN, cfg.window_radius if windows else 0)
+            for n in graph.neighbours:
                 if n.memory_id == n.seed_id:
                     continue
                 neighbours.setdefault(n.seed_id, []).append(n.memory_id)
@@ -140,8 +143,8 @@ class HybridRetriever:
         signals = {name: normalised(ranked) for name, ranked in raw.items()}
         context = {m: [n for n in ns if n in allowed] for m, ns in neighbours.items()} if cfg.use_context else {}
         members = [m for m in direct + added if m in allowed]
-        if cfg.use_window and cfg.use_graph and members and _CHAIN in cfg.graph_edge_kinds:
-            signals.update(self._window_signals(members, full, where, cfg.window_radius))
+        if windows and members:
+            signals.update(_window_signals(graph.chain, members, full, cfg.window_radius))
         rows = candidate_features(signals, context, speaker_named, members)
         context_of = {m: rows[m][_CONTEXT_BM25] + rows[m][_CONTEXT_VECTOR] for m in members}
         lifted = sorted((m for m in members if context_of[m] > 0), key=lambda m: -context_of[m])
@@ -149,21 +152,23 @@ class HybridRetriever:
             ranks["graph"] = {m: rank for rank, m in enumerate(lifted, start=1)}
         return Candidates(rows, ranks, {m: tuple(v) for m, v in via.items() if m in allowed}, raw)
 
-    def _window_signals(self, members: list[str], full: Mapping[str, Sequence[ScoredId]], where: SearchFilter,
-                        radius: int) -> dict:
-        """The session-window features of `members`, from one read of the chain around them
-        (`GraphStore.chain_links`). A window member outside the caller's filter is never in
-        the engines' lists, so it only ever counts as a non-match."""
-        chain = self.graph.chain_links(members, _CHAIN, radius, where.cube_ids, where.states)
-        windows = chain_windows(sorted(chain), members, radius)
-        out = {}
-        if "bm25" in full:
-            out["window_bm25"] = window_scores({s.memory_id: s.score for s in full["bm25"]}, windows, members, "sum")
-        if full.get("vector"):
-            lowest = min(s.score for s in full["vector"])
-            out["window_vector"] = window_scores({s.memory_id: s.score for s in full["vector"]}, windows, members,
-                                                 "mean", floor=lowest)
-        return out
+
+def _window_signals(chain: Iterable[tuple[str, str]], members: list[str], full: Mapping[str, Sequence[ScoredId]],
+                    radius: int) -> dict:
+    """The session-window features of `members`, from the chain read around the seeds and
+    their neighbours (`GraphStore.retrieval_context`): a superset of the chain around the
+    members, which gives each member the same window, since a window is walked from its
+    member. A window member outside the caller's filter is never in the engines' lists, so
+    it only ever counts as a non-match."""
+    windows = chain_windows(sorted(chain), members, radius)
+    out = {}
+    if "bm25" in full:
+        out["window_bm25"] = window_scores({s.memory_id: s.score for s in full["bm25"]}, windows, members, "sum")
+    if full.get("vector"):
+        lowest = min(s.score for s in full["vector"])
+        out["window_vector"] = window_scores({s.memory_id: s.score for s in full["vector"]}, windows, members,
+                                             "mean", floor=lowest)
+    return out
 
 
 def _passes(doc: Document, where: SearchFilter) -> bool:

@@ -331,7 +331,9 @@ def _bm25_body(terms: Sequence[str], where: SearchFilter, k: int) -> dict | None
     if not stems or not where.cube_ids or not where.states or k <= 0:
         return None
     query = {"bool": {"filter": _filter(where), "must": {"match": {"text_terms": " ".join(stems)}}}}
-    return {"query": query, "size": min(k, MAX_WINDOW), "_source": False}
+    # No total hit count: without it Lucene may skip blocks that cannot reach the top k
+    # (block-max WAND); measured 13.9 -> 11.1 ms p50 for the hybrid msearch at 100k memories.
+    return {"query": query, "size": min(k, MAX_WINDOW), "_source": False, "track_total_hits": False}
 
 
 def _knn_body(vector: Sequence[float], where: SearchFilter, k: int) -> dict | None:

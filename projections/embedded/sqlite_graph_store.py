@@ -26,7 +26,7 @@ from projections.graph_writes import (
     UpsertEdge,
     UpsertNode,
 )
-from projections.ports import Neighbour, undirected
+from projections.ports import GraphContext, Neighbour, context_in_two_reads, undirected
 from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite, recreate_tables
 from streams.embedded.sqlite import placeholders as _placeholders
@@ -252,6 +252,12 @@ class SqliteGraphStore:
             frontier = sorted({n.memory_id for n in step} - reached)
             reached.update(frontier)
         return links
+
+    def retrieval_context(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
+                          cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
+                          chain_kind: str, chain_hops: int) -> GraphContext:
+        return context_in_two_reads(self, memory_ids, edge_kinds, cube_ids, states, max_entity_degree,
+                                    chain_kind, chain_hops)
 
     def snapshot(self) -> dict:
         """The graph in text ids (rowids depend on the order nodes were first named)."""

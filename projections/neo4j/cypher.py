@@ -101,7 +101,11 @@ _BODIES = {
 APPLY = {kind: f"UNWIND $ops AS op\nCALL (op) {{\n{body}}}" for kind, body in _BODIES.items()}
 
 
-_SEEDS = "MATCH (s:MosNode) WHERE s.namespace = $ns AND s.node_id IN $seeds\n"
+def _seeds_in(ids: str) -> str:
+    return f"MATCH (s:MosNode) WHERE s.namespace = $ns AND s.node_id IN {ids}\n"
+
+
+_SEEDS = _seeds_in("$seeds")
 _IN_SCOPE = "n.cube_id IN $cubes AND n.state IN $states"
 
 NEIGHBOURS_OUT = _SEEDS + (
@@ -114,27 +118,37 @@ NEIGHBOURS_IN = _SEEDS + (
 # entity ("python", "today") would link everything to everything.
 
 
-def collected(parts: list[str]) -> str:
+def collected(parts: list[str], clause: str = "RETURN") -> str:
     """The union of `parts` (each returning seed, other, kind) as one record holding a list:
     the Python driver decodes each record as its own Bolt message, so the ~200-500 rows of
     a query's neighbourhood cost more to receive as rows than to compute."""
     union = "\nUNION ALL\n".join(parts)
-    return f"CALL () {{\n{union}\n}}\nRETURN collect([seed, other, kind]) AS rows"
+    return f"CALL () {{\n{union}\n}}\n{clause} collect([seed, other, kind]) AS rows"
 
 
-def chain_links(edge_kind: str, hops: int) -> str:
-    """Every `edge_kind` relationship on a path of 1..`hops` of them from a seed, each node
-    after the seed in scope, as one list in one record (see `collected`). Cypher takes neither
-    a relationship type nor a path length as a parameter, so both are checked and written
-    into the query."""
+def chain_links(edge_kind: str, hops: int, seeds: str = "$seeds") -> str:
+    """Every `edge_kind` relationship on a path of 1..`hops` of them from a seed (a node whose
+    id is in the list expression `seeds`), each node after the seed in scope, as one list in
+    one record (see `collected`). Cypher takes neither a relationship type nor a path length
+    as a parameter, so both are checked and written into the query."""
     if not edge_kind.isidentifier() or not isinstance(hops, int) or hops < 1:
         raise ValueError(f"bad chain: {edge_kind!r} × {hops!r}")
-    return _SEEDS + (
+    return _seeds_in(seeds) + (
         f"MATCH p = (s)-[:{edge_kind}*1..{hops}]-(n)\n"
         "WHERE all(x IN nodes(p)[1..] WHERE x.cube_id IN $cubes AND x.state IN $states)\n"
         "UNWIND relationships(p) AS r\n"
         "WITH DISTINCT r\n"
         "RETURN collect([startNode(r).node_id, endNode(r).node_id]) AS links")
+
+
+def retrieval_context(parts: list[str], chain_kind: str, chain_hops: int) -> str:
+    """`collected(parts)` as `rows`, then the `chain_links` from the seeds and every
+    neighbour in those rows as `links`: one query, one round trip."""
+    rows = collected(parts, "WITH") if parts else "WITH [] AS rows"
+    if chain_hops < 1:
+        return f"{rows}\nRETURN rows, [] AS links"
+    chain = chain_links(chain_kind, chain_hops, seeds="$seeds + [row IN rows | row[1]]")
+    return f"{rows}\nCALL (rows) {{\n{chain}\n}}\nRETURN rows, links"
 
 
 NEIGHBOURS_VIA_ENTITY = _SEEDS + (

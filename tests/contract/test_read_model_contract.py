@@ -8,7 +8,7 @@ import json
 import pytest
 
 from projections.graph_writes import AppendToSession, UpsertEdge, UpsertNode
-from projections.ports import SearchFilter
+from projections.ports import GraphContext, SearchFilter, context_in_two_reads
 from projections.search_writes import PatchDocument, UpsertDocument
 
 from tests.contract.read_model_adapters import GRAPH_STORES, SEARCH_INDEXES
@@ -143,6 +143,29 @@ def test_graph_chain_links_walk_the_session_both_ways_within_hops_and_scope(grap
         ("a", "b"), ("b", "c"), ("c", "d"), ("d", "e")}
     assert graph.chain_links(["e"], "NEXT_IN_SESSION", 2, ["other"], ["active"]) == set()
     assert graph.chain_links([], "NEXT_IN_SESSION", 2, ["c1"], ["active"]) == set()
+
+
+def test_graph_retrieval_context_is_the_neighbours_and_the_chain_around_seeds_and_neighbours(graph):
+    """One read on a server; the same as the two reads it replaces, on every backend."""
+    names = "abcdefgh"
+    graph.apply([write for name in names for write in (
+        UpsertNode(f"memory:{name}", "Memory", cube_id="c1", state="archived" if name == "g" else "active"),
+        AppendToSession("c1", f"memory:{name}"))]
+        + [UpsertNode("memory:x", "Memory", cube_id="c1", state="active"),
+           UpsertEdge("DERIVED_FROM", "memory:x", "memory:a")], next_offset=1)
+    kinds = ("NEXT_IN_SESSION", "DERIVED_FROM")
+    context = graph.retrieval_context(["x", "e"], kinds, ["c1"], ["active"], 25, "NEXT_IN_SESSION", 1)
+    assert {(n.seed_id, n.memory_id, n.edge_kind) for n in context.neighbours} == {
+        ("x", "a", "DERIVED_FROM"), ("e", "d", "NEXT_IN_SESSION"), ("e", "f", "NEXT_IN_SESSION")}
+    # one hop from x, e and their neighbours a, d, f; f's link to g is a step onto an archived memory
+    assert context.chain == {("a", "b"), ("c", "d"), ("d", "e"), ("e", "f")}
+    assert context == context_in_two_reads(graph, ["x", "e"], kinds, ["c1"], ["active"], 25, "NEXT_IN_SESSION", 1)
+    without_chain = graph.retrieval_context(["x", "e"], kinds, ["c1"], ["active"], 25, "NEXT_IN_SESSION", 0)
+    assert without_chain.chain == frozenset() and without_chain.neighbours == context.neighbours
+    assert graph.retrieval_context([], kinds, ["c1"], ["active"], 25, "NEXT_IN_SESSION", 2) == GraphContext((), frozenset())
+    assert graph.retrieval_context(["e"], kinds, ["other"], ["active"], 25, "NEXT_IN_SESSION", 2).chain == frozenset()
+    only_chain = graph.retrieval_context(["e"], (), ["c1"], ["active"], 25, "NEXT_IN_SESSION", 1)
+    assert only_chain == GraphContext((), frozenset({("d", "e"), ("e", "f")}))
 
 
 def test_graph_failing_batch_is_rolled_back(graph):
