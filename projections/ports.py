@@ -68,6 +68,21 @@ class Checkpointed(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RankedLists:
+    bm25: list[ScoredId]
+    knn: list[ScoredId]
+    metadata: Mapping[str, Any]  # memory_id -> its metadata value for the asked key, for the hits that have one
+
+
+def ranked_lists_in_two_reads(index: SearchIndex, terms: Sequence[str], vector: Sequence[float],
+                              where: SearchFilter, k: int, metadata_key: str) -> RankedLists:
+    """`SearchIndex.ranked_lists` as its two reads, for an index in process."""
+    bm25, knn = index.bm25_and_knn(terms, vector, where, k)
+    hits = list(dict.fromkeys(s.memory_id for s in (*bm25, *knn)))
+    return RankedLists(bm25, knn, index.metadata_values(hits, metadata_key) if hits else {})
+
+
 class SearchIndex(Checkpointed, Protocol):
     def apply(self, writes: Sequence[SearchWrite], next_offset: int) -> None: ...
 
@@ -88,6 +103,13 @@ class SearchIndex(Checkpointed, Protocol):
                      k: int) -> tuple[list[ScoredId], list[ScoredId]]:
         """(`bm25(terms, ...)`, `knn(vector, ...)`), equal to the two calls; a server backend
         answers both in one round trip, which is most of a hybrid query's latency."""
+        ...
+
+    def ranked_lists(self, terms: Sequence[str], vector: Sequence[float], where: SearchFilter, k: int,
+                     metadata_key: str) -> RankedLists:
+        """`bm25_and_knn`, and `metadata_values` of every hit for `metadata_key`, equal to
+        `ranked_lists_in_two_reads`: a server backend returns the values with the hits
+        (hybrid retrieval reads the speaker of every candidate), one round trip."""
         ...
 
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]: ...

@@ -11,17 +11,22 @@ from the graph, and the speaker asked about — fused by learned weights.
    away) is scored as a whole (`session_window`), from the same two engine lists fetched
    `window_depth` deep: the words of a question spread over neighbouring turns match there.
 4. Candidates whose speaker (metadata `speaker_key`) the query names get the speaker feature.
+
 5. `fusion="learned"` scores a candidate by the shipped linear weights over the features
    (`learned_weights`); "minmax" and "rrf" fuse only BM25 and kNN, for comparison.
 
 Every stage respects the same SearchFilter, so expansion can never reach a memory outside
 the caller's cubes, states, tags or metadata.
+
+On a server backend a query costs the engines one round trip (both lists, with the hits'
+speakers: `SearchIndex.ranked_lists`) and the graph one (neighbours and chain together:
+`GraphStore.retrieval_context`); only neighbours outside both lists need their speaker read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from mos.embedders.port import Embedder
 from mos.retrieval.features import FEATURES, candidate_features, normalised
@@ -108,7 +113,14 @@ class HybridRetriever:
         deep = max(depth, cfg.window_depth) if cfg.use_window else depth
         full: dict[str, list[ScoredId]] = {}
         vector = self.embedder.embed([query])[0].tolist() if cfg.use_vector else None
-        if cfg.use_bm25 and cfg.use_vector:  # one round trip on a server backend
+        wants_speaker = cfg.use_speaker and bool(analysis.names)
+        speakers: dict[str, Any] = {}  # memory_id -> metadata[speaker_key], once read
+        speakers_read: set[str] = set()  # whose speaker was read (a memory may have none)
+        if cfg.use_bm25 and cfg.use_vector and wants_speaker:  # one round trip on a server backend
+            lists = self.index.ranked_lists(list(analysis.terms), vector, where, deep, cfg.speaker_key)
+            full["bm25"], full["vector"], speakers = lists.bm25, lists.knn, dict(lists.metadata)
+            speakers_read = {s.memory_id for ranked in full.values() for s in ranked}
+        elif cfg.use_bm25 and cfg.use_vector:
             full["bm25"], full["vector"] = self.index.bm25_and_knn(list(analysis.terms), vector, where, deep)
         elif cfg.use_bm25:
             full["bm25"] = self.index.bm25(list(analysis.terms), where, deep)
@@ -132,13 +144,13 @@ class HybridRetriever:
                 via.setdefault(n.memory_id, []).append(f"{n.seed_id}:{n.edge_kind}")
         added = [m for m in dict.fromkeys(neighbours) if m not in ranks.get("bm25", {}) and
                  m not in ranks.get("vector", {})]
-        wants_speaker = cfg.use_speaker and bool(analysis.names)
         narrower = bool(where.tags_all or where.metadata_equals)  # than the graph's cubes and states
         docs = self.index.documents(added) if added and narrower else {}
         allowed = set(direct) | {m for m in added if not narrower or (m in docs and _passes(docs[m], where))}
         speaker_named = set()
         if wants_speaker:
-            speakers = self.index.metadata_values([m for m in direct + added if m in allowed], cfg.speaker_key)
+            unread = [m for m in direct + added if m in allowed and m not in speakers_read]
+            speakers.update(self.index.metadata_values(unread, cfg.speaker_key) if unread else {})
             speaker_named = {m for m, who in speakers.items() if isinstance(who, str) and names_speaker(analysis, who)}
         signals = {name: normalised(ranked) for name, ranked in raw.items()}
         context = {m: [n for n in ns if n in allowed] for m, ns in neighbours.items()} if cfg.use_context else {}

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any, Sequence
 
 from mos.retrieval.text_analysis import document_terms, stems
-from projections.ports import Document, ScoredId, SearchFilter
+from projections.ports import Document, RankedLists, ScoredId, SearchFilter, ranked_lists_in_two_reads
 from projections.search_writes import EraseDocument, PatchDocument, ReplaceContent, SearchWrite, UpsertDocument
 from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite, recreate_tables
@@ -260,7 +260,9 @@ class SqliteSearchIndex:
         return [ScoredId(memory_id, -rank) for memory_id, rank in rows]
 
     def knn(self, vector: Sequence[float], where: SearchFilter, k: int) -> list[ScoredId]:
-        if not where.cube_ids or not where.states:
+        """A zero vector has no direction, so it is nobody's neighbour: no hits, as on
+        Elasticsearch (which refuses it for cosine)."""
+        if not where.cube_ids or not where.states or not any(vector):
             return []
         query = _blob(vector)
         if where.tags_all or where.metadata_equals:  # exact scan restricted by SQL filters
@@ -280,6 +282,10 @@ class SqliteSearchIndex:
                      k: int) -> tuple[list[ScoredId], list[ScoredId]]:
         """In process there is no round trip to save: the two queries, one after the other."""
         return self.bm25(terms, where, k), self.knn(vector, where, k)
+
+    def ranked_lists(self, terms: Sequence[str], vector: Sequence[float], where: SearchFilter, k: int,
+                     metadata_key: str) -> RankedLists:
+        return ranked_lists_in_two_reads(self, terms, vector, where, k, metadata_key)
 
     def documents(self, memory_ids: Sequence[str]) -> dict[str, Document]:
         return {row[0]: _document(row) for row in _rows_by_memory_id(

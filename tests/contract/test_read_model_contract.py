@@ -8,7 +8,13 @@ import json
 import pytest
 
 from projections.graph_writes import AppendToSession, UpsertEdge, UpsertNode
-from projections.ports import GraphContext, SearchFilter, context_in_two_reads
+from projections.ports import (
+    GraphContext,
+    RankedLists,
+    SearchFilter,
+    context_in_two_reads,
+    ranked_lists_in_two_reads,
+)
 from projections.search_writes import PatchDocument, UpsertDocument
 
 from tests.contract.read_model_adapters import GRAPH_STORES, SEARCH_INDEXES
@@ -67,12 +73,29 @@ def test_knn_is_exact_within_the_filter(filled):
     assert ids(filled.knn([1, 0, 0, 0], SearchFilter(("c1",), tags_all=("sport",)), 10)) == ["m1"]
 
 
+def test_a_zero_query_vector_is_nobodys_neighbour(filled):
+    assert filled.knn([0, 0, 0, 0], SearchFilter(("c1", "c2")), 3) == []
+
+
 def test_bm25_and_knn_together_equal_the_two_queries(filled):
     for where in (SearchFilter(("c1",)), SearchFilter(("c1", "c2"), ("active", "archived")), SearchFilter(())):
         both = filled.bm25_and_knn(["running", "berlin"], [1, 0, 0, 0], where, 3)
         assert both == (filled.bm25(["running", "berlin"], where, 3), filled.knn([1, 0, 0, 0], where, 3))
     assert filled.bm25_and_knn(["the"], [1, 0, 0, 0], SearchFilter(("c1",)), 2) == (
         [], filled.knn([1, 0, 0, 0], SearchFilter(("c1",)), 2))  # nothing to match: only kNN is asked
+
+
+def test_ranked_lists_bring_the_hits_metadata_values_as_the_two_reads_would(filled):
+    metadata = {"speaker": "Ann " * 300, "n": {"a": 1}}  # a long and a non-string value too
+    filled.apply([doc("m5", "c1", "running in berlin", (1, 0, 0, 0), metadata_json=json.dumps(metadata))],
+                 next_offset=6)
+    where = SearchFilter(("c1", "c2"))
+    for key in ("speaker", "n", "absent"):
+        lists = filled.ranked_lists(["running", "berlin"], [1, 0, 0, 0], where, 3, key)
+        assert (lists.bm25, lists.knn) == filled.bm25_and_knn(["running", "berlin"], [1, 0, 0, 0], where, 3)
+        assert lists == ranked_lists_in_two_reads(filled, ["running", "berlin"], [1, 0, 0, 0], where, 3, key)
+        assert lists.metadata == ({"m5": metadata[key]} if key in metadata else {})
+    assert filled.ranked_lists(["the"], [0, 0, 0, 0], where, 3, "speaker") == RankedLists([], [], {})
 
 
 def test_metadata_values_read_one_key_of_the_memories_that_have_it(filled):
