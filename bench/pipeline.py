@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mos.config import PipelineSettings  # noqa: E402
 from mos.domain import memory as memories  # noqa: E402
-from mos.domain.commands import CommandContext, random_id  # noqa: E402
+from mos.domain.commands import CommandContext  # noqa: E402
 from mos.embedders.hashing import HashingEmbedder  # noqa: E402
 from streams.kafka.event_log import KafkaEventLog  # noqa: E402
 
@@ -40,13 +41,31 @@ DIMENSION = 384
 
 
 def synthetic_events(count: int, cube: str, seed: int = 0) -> list:
-    """MemoryCreated events with real-sized (384-d) embeddings, as an app would append them."""
+    """MemoryCreated events with real-sized (384-d) embeddings, as an app would append them:
+    a two-person dialogue (metadata `speaker` alternates), chained per cube by the graph
+    projection. A function of (`count`, `cube`, `seed`), ids included (`synthetic_memory_id`):
+    bench/search_scale.py fills the search index and the graph in two passes, which must
+    name the same memories for a search to find graph neighbours of its hits."""
     embedder = HashingEmbedder(DIMENSION)
     texts = [f"note {seed}-{i}: Alice met Topic{i % 97} in City{i % 31} about project {i % 13}" for i in range(count)]
     vectors = embedder.embed(texts)
     ctx = CommandContext(actor="bench", source_app="bench")
-    return [memories.create(ctx, random_id(), cube, memories.MemoryContentValues(
-        text, (), "{}", tuple(vector.tolist()), embedder.model_id)) for text, vector in zip(texts, vectors)]
+    return [memories.create(ctx, synthetic_memory_id(seed, i), cube, memories.MemoryContentValues(
+        text, (), json.dumps({"speaker": SPEAKERS[i % 2]}), tuple(vector.tolist()), embedder.model_id))
+        for i, (text, vector) in enumerate(zip(texts, vectors))]
+
+
+SPEAKERS = ("Alice", "Bob")
+_FIRST_MS = 1_767_225_600_000  # 2026-01-01: the synthetic memories' creation times start here
+
+
+def synthetic_memory_id(seed: int, i: int) -> str:
+    """A UUIDv7 (time-ordered, like the SDK's ids) determined by (`seed`, `i`): its time is
+    `_FIRST_MS` + seed + i milliseconds, its random bits are seed and i (unique per pair for
+    seed, i < 2**31)."""
+    if not (0 <= seed < 2**31 and 0 <= i < 2**31):
+        raise ValueError(f"synthetic ids need 0 <= seed, i < 2**31, got {seed}, {i}")
+    return str(uuid.UUID(int=((_FIRST_MS + seed + i) << 80) | (0x7 << 76) | (0b10 << 62) | (seed << 31) | i))
 
 
 def settings_for_run(endpoints) -> PipelineSettings:
