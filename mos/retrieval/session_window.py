@@ -34,16 +34,17 @@ def chain_windows(links: Iterable[tuple[str, str]], members: Sequence[str], radi
             adjacent.setdefault(b, []).append(a)
     windows = {}
     for start in members:
-        seen, frontier = [start], [start]
+        seen, order, frontier = {start}, [], [start]
         for _ in range(radius):
             reached = []
             for m in frontier:
                 for n in adjacent.get(m, ()):
-                    if n not in seen and n not in reached:
+                    if n not in seen:
+                        seen.add(n)
                         reached.append(n)
-            seen += reached
+            order += reached
             frontier = reached
-        windows[start] = tuple(seen[1:])
+        windows[start] = tuple(order)
     return windows
 
 
