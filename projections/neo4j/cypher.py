@@ -118,12 +118,16 @@ NEIGHBOURS_IN = _SEEDS + (
 # entity ("python", "today") would link everything to everything.
 
 
+_ROW_COLUMNS = "collect(seed) AS row_seeds, collect(other) AS row_others, collect(kind) AS row_kinds"
+
+
 def collected(parts: list[str], clause: str = "RETURN") -> str:
     """The union of `parts` (each returning seed, other, kind) as one record holding a list:
     the Python driver decodes each record as its own Bolt message, so the ~200-500 rows of
-    a query's neighbourhood cost more to receive as rows than to compute."""
+    a query's neighbourhood cost more to receive as rows than to compute. The list is given
+    column by column (one list each of seeds, others, kinds): no list object per row to decode."""
     union = "\nUNION ALL\n".join(parts)
-    return f"CALL () {{\n{union}\n}}\n{clause} collect([seed, other, kind]) AS rows"
+    return f"CALL () {{\n{union}\n}}\n{clause} {_ROW_COLUMNS}"
 
 
 def chain_links(edge_kind: str, hops: int, seeds: str = "$seeds") -> str:
@@ -138,17 +142,18 @@ def chain_links(edge_kind: str, hops: int, seeds: str = "$seeds") -> str:
         "WHERE all(x IN nodes(p)[1..] WHERE x.cube_id IN $cubes AND x.state IN $states)\n"
         "UNWIND relationships(p) AS r\n"
         "WITH DISTINCT r\n"
-        "RETURN collect([startNode(r).node_id, endNode(r).node_id]) AS links")
+        "RETURN collect(startNode(r).node_id) AS link_starts, collect(endNode(r).node_id) AS link_ends")
 
 
 def retrieval_context(parts: list[str], chain_kind: str, chain_hops: int) -> str:
-    """`collected(parts)` as `rows`, then the `chain_links` from the seeds and every
-    neighbour in those rows as `links`: one query, one round trip."""
-    rows = collected(parts, "WITH") if parts else "WITH [] AS rows"
+    """`collected(parts)`, then the `chain_links` from the seeds and every neighbour found:
+    one query, one round trip."""
+    rows = collected(parts, "WITH") if parts else "WITH [] AS row_seeds, [] AS row_others, [] AS row_kinds"
     if chain_hops < 1:
-        return f"{rows}\nRETURN rows, [] AS links"
-    chain = chain_links(chain_kind, chain_hops, seeds="$seeds + [row IN rows | row[1]]")
-    return f"{rows}\nCALL (rows) {{\n{chain}\n}}\nRETURN rows, links"
+        return f"{rows}\nRETURN row_seeds, row_others, row_kinds, [] AS link_starts, [] AS link_ends"
+    chain = chain_links(chain_kind, chain_hops, seeds="$seeds + row_others")
+    return (f"{rows}\nCALL (row_others) {{\n{chain}\n}}\n"
+            "RETURN row_seeds, row_others, row_kinds, link_starts, link_ends")
 
 
 NEIGHBOURS_VIA_ENTITY = _SEEDS + (

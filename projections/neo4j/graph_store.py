@@ -53,12 +53,15 @@ def _neighbour_parts(edge_kinds: Sequence[str]) -> list[str]:
     return parts + [cypher.NEIGHBOURS_VIA_ENTITY] if "MENTIONS" in edge_kinds else parts
 
 
-def _neighbours(rows: list) -> list[Neighbour]:
-    return [Neighbour(_strip(seed), _strip(other), kind) for seed, other, kind in rows]
+def _neighbours(record) -> list[Neighbour]:
+    """From the columns of `cypher.collected`."""
+    return [Neighbour(_strip(seed), _strip(other), kind)
+            for seed, other, kind in zip(record["row_seeds"], record["row_others"], record["row_kinds"])]
 
 
-def _links(pairs: list) -> set[tuple[str, str]]:
-    return {undirected(_strip(a), _strip(b)) for a, b in pairs}
+def _links(record) -> set[tuple[str, str]]:
+    """From the columns of `cypher.chain_links`."""
+    return {undirected(_strip(a), _strip(b)) for a, b in zip(record["link_starts"], record["link_ends"])}
 
 
 def _as_row(write: GraphWrite) -> dict[str, Any]:
@@ -189,7 +192,7 @@ class Neo4jGraphStore:
         records = self._read(cypher.collected(parts), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
                              kinds=_direct(edge_kinds), cubes=list(cube_ids), states=list(states),
                              max_degree=max_entity_degree)
-        return _neighbours(records[0]["rows"])
+        return _neighbours(records[0])
 
     def chain_links(self, memory_ids: Sequence[str], edge_kind: str, hops: int,
                     cube_ids: Sequence[str], states: Sequence[str]) -> set[tuple[str, str]]:
@@ -198,7 +201,7 @@ class Neo4jGraphStore:
             return set()
         records = self._read(cypher.chain_links(edge_kind, hops), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
                              cubes=list(cube_ids), states=list(states))
-        return _links(records[0]["links"])
+        return _links(records[0])
 
     def retrieval_context(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
                           cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
@@ -209,7 +212,7 @@ class Neo4jGraphStore:
         query = cypher.retrieval_context(_neighbour_parts(edge_kinds), chain_kind, chain_hops)
         record = self._read(query, seeds=[_MEMORY_PREFIX + m for m in memory_ids], kinds=_direct(edge_kinds),
                             cubes=list(cube_ids), states=list(states), max_degree=max_entity_degree)[0]
-        return GraphContext(tuple(_neighbours(record["rows"])), frozenset(_links(record["links"])))
+        return GraphContext(tuple(_neighbours(record)), frozenset(_links(record)))
 
     def snapshot(self) -> dict:
         return {
