@@ -37,6 +37,7 @@ from mos.retrieval.session_window import chain_windows, window_scores
 from projections.ports import Document, GraphContext, GraphStore, ScoredId, SearchFilter, SearchIndex
 
 _CONTEXT_BM25, _CONTEXT_VECTOR = FEATURES.index("context_bm25"), FEATURES.index("context_vector")
+_SPEAKER = FEATURES.index("speaker")
 _CHAIN = "NEXT_IN_SESSION"
 
 
@@ -92,7 +93,7 @@ class HybridRetriever:
     def retrieve(self, query: str, where: SearchFilter, top_k: int,
                  config: RetrievalConfig | None = None) -> list[Retrieved]:
         cfg = config or self.config
-        found = self.candidates(query, where, top_k, cfg)
+        found = self._candidates(query, where, top_k, cfg, speakers_for_top_k_only=True)
         if cfg.fusion == "learned":
             weights = [cfg.weights.get(name, 0.0) for name in FEATURES]
             ranked = linear(found.rows, weights)
@@ -107,7 +108,13 @@ class HybridRetriever:
     def candidates(self, query: str, where: SearchFilter, top_k: int,
                    config: RetrievalConfig | None = None) -> Candidates:
         """Every candidate with its features (also what bench/train_fusion.py learns from)."""
-        cfg = config or self.config
+        return self._candidates(query, where, top_k, config or self.config, speakers_for_top_k_only=False)
+
+    def _candidates(self, query: str, where: SearchFilter, top_k: int, cfg: RetrievalConfig, *,
+                    speakers_for_top_k_only: bool) -> Candidates:
+        """With `speakers_for_top_k_only`, a neighbour's speaker is read only if it can change
+        the top `top_k` (`_may_reach_top`): the rows of the others may lack their speaker
+        feature, while the top `top_k`, their order and their scores are exact."""
         analysis = analyse_query(query)
         depth = max(cfg.candidates, top_k)
         deep = max(depth, cfg.window_depth) if cfg.use_window else depth
@@ -147,22 +154,45 @@ class HybridRetriever:
         narrower = bool(where.tags_all or where.metadata_equals)  # than the graph's cubes and states
         docs = self.index.documents(added) if added and narrower else {}
         allowed = set(direct) | {m for m in added if not narrower or (m in docs and _passes(docs[m], where))}
-        speaker_named = set()
-        if wants_speaker:
-            unread = [m for m in direct + added if m in allowed and m not in speakers_read]
-            speakers.update(self.index.metadata_values(unread, cfg.speaker_key) if unread else {})
-            speaker_named = {m for m, who in speakers.items() if isinstance(who, str) and names_speaker(analysis, who)}
         signals = {name: normalised(ranked) for name, ranked in raw.items()}
         context = {m: [n for n in ns if n in allowed] for m, ns in neighbours.items()} if cfg.use_context else {}
         members = [m for m in direct + added if m in allowed]
         if windows and members:
             signals.update(_window_signals(graph.chain, members, full, cfg.window_radius))
-        rows = candidate_features(signals, context, speaker_named, members)
+        named = {m for m, who in speakers.items() if isinstance(who, str) and names_speaker(analysis, who)}
+        rows = candidate_features(signals, context, named, members)
+        unread = [m for m in members if m not in speakers_read] if wants_speaker else []
+        if unread and speakers_for_top_k_only:
+            unread = _may_reach_top(rows, unread, cfg, top_k)
+        if unread:  # one more round trip, for neighbours outside both engine lists
+            later = self.index.metadata_values(unread, cfg.speaker_key)
+            for m, who in later.items():
+                if isinstance(who, str) and names_speaker(analysis, who):
+                    rows[m] = rows[m][:_SPEAKER] + (1.0,) + rows[m][_SPEAKER + 1:]
         context_of = {m: rows[m][_CONTEXT_BM25] + rows[m][_CONTEXT_VECTOR] for m in members}
         lifted = sorted((m for m in members if context_of[m] > 0), key=lambda m: -context_of[m])
         if lifted:  # the graph signal: memories whose neighbours matched, best context first
             ranks["graph"] = {m: rank for rank, m in enumerate(lifted, start=1)}
         return Candidates(rows, ranks, {m: tuple(v) for m, v in via.items() if m in allowed}, raw)
+
+
+def _may_reach_top(rows: Mapping[str, tuple[float, ...]], unread: list[str], cfg: RetrievalConfig,
+                   top_k: int) -> list[str]:
+    """The `unread` candidates whose speaker can change the top `top_k`. A speaker only adds
+    its weight w, so the k-th best score known now is a floor for the final one, and a
+    candidate below that floor by more than w stays out whatever its speaker (its row then
+    keeps speaker 0). Every candidate that ends in the top `top_k` is returned, so its score
+    is exact. The other fusions do not use the speaker: none is needed."""
+    weight = cfg.weights.get("speaker", 0.0)
+    if cfg.fusion != "learned" or weight <= 0:
+        return []
+    scores = dict(linear(rows, [cfg.weights.get(name, 0.0) for name in FEATURES]))
+    if top_k <= 0:
+        return []
+    if len(scores) <= top_k:
+        return unread
+    floor = sorted(scores.values(), reverse=True)[top_k - 1]
+    return [m for m in unread if scores[m] + weight >= floor - 1e-9]  # a tie may win on its id
 
 
 def _window_signals(chain: Iterable[tuple[str, str]], members: list[str], full: Mapping[str, Sequence[ScoredId]],

@@ -1,0 +1,70 @@
+"""A search reads a neighbour's speaker only when it can change the top k: the speaker adds
+one weight, so a candidate below the k-th score by more than that weight stays out whatever
+its speaker. The top k, its order and its scores must equal those of reading every speaker,
+and some reads must be saved (else the rule does nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mos import MOS
+from mos.embedders.hashing import HashingEmbedder
+from mos.retrieval.features import FEATURES
+from mos.retrieval.fusion import linear
+from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
+from projections.ports import SearchFilter
+from tests.retrieval.test_recall_sample import _turns_and_questions
+
+
+class CountingReads:
+    """The search index, counting the memories whose metadata is read after the engine lists."""
+
+    def __init__(self, index):
+        self._index, self.read = index, 0
+
+    def metadata_values(self, memory_ids, key):
+        self.read += len(memory_ids)
+        return self._index.metadata_values(memory_ids, key)
+
+    def __getattr__(self, name):
+        return getattr(self._index, name)
+
+
+@pytest.fixture(scope="module")
+def dialogue(tmp_path_factory):
+    items, questions = _turns_and_questions()
+    mos = MOS(tmp_path_factory.mktemp("speakers"), embedder=HashingEmbedder(), record_access=False)
+    mos.create_user("u")
+    cube = mos.create_cube("locomo-sample", owner="u")
+    mos.add_many(items, user_id="u", cube_id=cube)
+    yield mos, SearchFilter((cube,)), [q for q, _ in questions]
+    mos.close()
+
+
+@pytest.mark.parametrize("top_k", [1, 5, 10])
+def test_the_top_k_is_that_of_reading_every_speaker_with_fewer_reads(dialogue, top_k):
+    mos, where, questions = dialogue
+    index = CountingReads(mos._backend.index)
+    retriever = HybridRetriever(index, mos._backend.graph, mos.embedder)
+    weights = [RetrievalConfig().weights[name] for name in FEATURES]
+    every_speaker_reads = 0
+    for question in questions:
+        before = index.read
+        exact = linear(retriever.candidates(question, where, top_k).rows, weights)[:top_k]
+        every_speaker_reads += index.read - before
+        got = retriever.retrieve(question, where, top_k)
+        assert [r.memory_id for r in got] == [memory_id for memory_id, _ in exact], question
+        assert [r.score for r in got] == pytest.approx([score for _, score in exact]), question
+    lazy_reads = index.read - every_speaker_reads
+    assert every_speaker_reads > 0 and lazy_reads < every_speaker_reads
+
+
+def test_other_fusions_read_no_speaker_after_the_lists(dialogue):
+    mos, where, questions = dialogue
+    index = CountingReads(mos._backend.index)
+    retriever = HybridRetriever(index, mos._backend.graph, mos.embedder, replace(RetrievalConfig(), fusion="rrf"))
+    for question in questions:
+        retriever.retrieve(question, where, 5)
+    assert index.read == 0
