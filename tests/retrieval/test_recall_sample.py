@@ -44,13 +44,19 @@ def _turns_and_questions():
     return items, questions
 
 
-@pytest.fixture(scope="module")
-def recall_at_5(tmp_path_factory):
+def sample_in_a_cube(home) -> tuple[MOS, str, list]:
+    """An embedded MOS in `home` with the excerpt's turns in one cube of user "u"; the questions."""
     items, questions = _turns_and_questions()
-    mos = MOS(tmp_path_factory.mktemp("recall"), embedder=HashingEmbedder(), record_access=False)
+    mos = MOS(home, embedder=HashingEmbedder(), record_access=False)
     mos.create_user("u")
     cube = mos.create_cube("locomo-sample", owner="u")
     mos.add_many(items, user_id="u", cube_id=cube)
+    return mos, cube, questions
+
+
+@pytest.fixture(scope="module")
+def recall_at_5(tmp_path_factory):
+    mos, cube, questions = sample_in_a_cube(tmp_path_factory.mktemp("recall"))
 
     def measure(recipe: RetrievalConfig) -> float:
         total = 0.0

@@ -9,13 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from mos import MOS
-from mos.embedders.hashing import HashingEmbedder
 from mos.retrieval.features import FEATURES
 from mos.retrieval.fusion import linear
 from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from projections.ports import SearchFilter
-from tests.retrieval.test_recall_sample import _turns_and_questions
+from tests.retrieval.test_recall_sample import sample_in_a_cube
 
 
 class CountingReads:
@@ -34,11 +32,7 @@ class CountingReads:
 
 @pytest.fixture(scope="module")
 def dialogue(tmp_path_factory):
-    items, questions = _turns_and_questions()
-    mos = MOS(tmp_path_factory.mktemp("speakers"), embedder=HashingEmbedder(), record_access=False)
-    mos.create_user("u")
-    cube = mos.create_cube("locomo-sample", owner="u")
-    mos.add_many(items, user_id="u", cube_id=cube)
+    mos, cube, questions = sample_in_a_cube(tmp_path_factory.mktemp("speakers"))
     yield mos, SearchFilter((cube,)), [q for q, _ in questions]
     mos.close()
 
