@@ -11,7 +11,6 @@ from the graph, and the speaker asked about — fused by learned weights.
    away) is scored as a whole (`session_window`), from the same two engine lists fetched
    `window_depth` deep: the words of a question spread over neighbouring turns match there.
 4. Candidates whose speaker (metadata `speaker_key`) the query names get the speaker feature.
-
 5. `fusion="learned"` scores a candidate by the shipped linear weights over the features
    (`learned_weights`); "minmax" and "rrf" fuse only BM25 and kNN, for comparison.
 
@@ -32,7 +31,7 @@ from mos.embedders.port import Embedder
 from mos.retrieval.features import FEATURES, candidate_features, normalised
 from mos.retrieval.fusion import fuse, linear
 from mos.retrieval.learned_weights import shipped_weights
-from mos.retrieval.query_analysis import analyse_query, names_speaker
+from mos.retrieval.query_analysis import QueryAnalysis, analyse_query, names_speaker
 from mos.retrieval.session_window import chain_windows, window_scores
 from projections.ports import Document, GraphContext, GraphStore, ScoredId, SearchFilter, SearchIndex
 
@@ -159,21 +158,23 @@ class HybridRetriever:
         members = [m for m in direct + added if m in allowed]
         if windows and members:
             signals.update(_window_signals(graph.chain, members, full, cfg.window_radius))
-        named = {m for m, who in speakers.items() if isinstance(who, str) and names_speaker(analysis, who)}
-        rows = candidate_features(signals, context, named, members)
+        rows = candidate_features(signals, context, _named(speakers, analysis), members)
         unread = [m for m in members if m not in speakers_read] if wants_speaker else []
         if unread and speakers_for_top_k_only:
             unread = _may_reach_top(rows, unread, cfg, top_k)
         if unread:  # one more round trip, for neighbours outside both engine lists
-            later = self.index.metadata_values(unread, cfg.speaker_key)
-            for m, who in later.items():
-                if isinstance(who, str) and names_speaker(analysis, who):
-                    rows[m] = rows[m][:_SPEAKER] + (1.0,) + rows[m][_SPEAKER + 1:]
+            for m in _named(self.index.metadata_values(unread, cfg.speaker_key), analysis):
+                rows[m] = rows[m][:_SPEAKER] + (1.0,) + rows[m][_SPEAKER + 1:]
         context_of = {m: rows[m][_CONTEXT_BM25] + rows[m][_CONTEXT_VECTOR] for m in members}
         lifted = sorted((m for m in members if context_of[m] > 0), key=lambda m: -context_of[m])
         if lifted:  # the graph signal: memories whose neighbours matched, best context first
             ranks["graph"] = {m: rank for rank, m in enumerate(lifted, start=1)}
         return Candidates(rows, ranks, {m: tuple(v) for m, v in via.items() if m in allowed}, raw)
+
+
+def _named(speakers: Mapping[str, Any], analysis: QueryAnalysis) -> set[str]:
+    """The memories whose speaker the query names."""
+    return {m for m, who in speakers.items() if isinstance(who, str) and names_speaker(analysis, who)}
 
 
 def _may_reach_top(rows: Mapping[str, tuple[float, ...]], unread: list[str], cfg: RetrievalConfig,
@@ -184,14 +185,12 @@ def _may_reach_top(rows: Mapping[str, tuple[float, ...]], unread: list[str], cfg
     keeps speaker 0). Every candidate that ends in the top `top_k` is returned, so its score
     is exact. The other fusions do not use the speaker: none is needed."""
     weight = cfg.weights.get("speaker", 0.0)
-    if cfg.fusion != "learned" or weight <= 0:
+    if cfg.fusion != "learned" or weight <= 0 or top_k <= 0:
         return []
-    scores = dict(linear(rows, [cfg.weights.get(name, 0.0) for name in FEATURES]))
-    if top_k <= 0:
-        return []
-    if len(scores) <= top_k:
+    if len(rows) <= top_k:
         return unread
-    floor = sorted(scores.values(), reverse=True)[top_k - 1]
+    ranked = linear(rows, [cfg.weights.get(name, 0.0) for name in FEATURES])  # best first
+    floor, scores = ranked[top_k - 1][1], dict(ranked)
     return [m for m in unread if scores[m] + weight >= floor - 1e-9]  # a tie may win on its id
 
 
