@@ -14,7 +14,7 @@ Also printed: the adapters' fill rates beside ES's own bulk rate on the same doc
 (`helpers.bulk` of ready-made sources into a scratch index, measured on the first batches).
 
 Servers: a dedicated Elasticsearch (2 GB heap: a million 384-d HNSW vectors are merged on
-heap) and Neo4j on free ports, started by the project launcher, so the shared servers and
+heap) and Neo4j (1 GB page cache: the store of a million memories is ~570 MB) on free ports, started by the project launcher, so the shared servers and
 their users are untouched. Vectors come from the hashing embedder (the model is not what is
 measured; 384-d like all-MiniLM-L6-v2). By default the servers and their data are deleted
 afterwards; with `--home DIR` they are stopped but kept, and a later run with the same home
@@ -195,8 +195,10 @@ def main() -> int:
     info = machine_info(("elasticsearch", "neo4j"))
     print_machine(info)
     os.environ.setdefault("MOS_ES_HEAP", "2g")
+    os.environ.setdefault("MOS_NEO4J_PAGECACHE", "1g")
     with servers_for_bench(args.home) as endpoints:
-        print(f"dedicated servers: {endpoints.es_url} (heap {os.environ['MOS_ES_HEAP']}), {endpoints.neo4j_uri}"
+        print(f"dedicated servers: {endpoints.es_url} (heap {os.environ['MOS_ES_HEAP']}), {endpoints.neo4j_uri} "
+              f"(page cache {os.environ['MOS_NEO4J_PAGECACHE']})"
               f"{f', kept in {args.home}' if args.home else ''}", flush=True)
         result = run(sizes, args.queries, endpoints.es_url, endpoints.neo4j_uri, keep=args.home is not None)
     print(f"\nES's own bulk rate (helpers.bulk, same documents): {result['es_own_bulk_docs_per_s']:.0f} docs/s")

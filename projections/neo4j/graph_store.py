@@ -209,7 +209,8 @@ class Neo4jGraphStore:
         """Neighbours and chain in one query (`cypher.retrieval_context`)."""
         if not memory_ids or not cube_ids or not states:
             return GraphContext((), frozenset())
-        query = cypher.retrieval_context(_neighbour_parts(edge_kinds), chain_kind, chain_hops)
+        query = cypher.retrieval_context(_neighbour_parts(edge_kinds), chain_kind, chain_hops,
+                                         chain_in_parts=chain_kind in _direct(edge_kinds))
         record = self._read(query, seeds=[_MEMORY_PREFIX + m for m in memory_ids], kinds=_direct(edge_kinds),
                             cubes=list(cube_ids), states=list(states), max_degree=max_entity_degree)[0]
         return GraphContext(tuple(_neighbours(record)), frozenset(_links(record)))

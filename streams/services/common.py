@@ -129,6 +129,15 @@ class Server(ABC):
         return (str(self.install_dir(home)),)
 
 
+def memory_size(variable: str, default: str) -> str:
+    """A JVM memory size from the environment variable `variable` ("512m", "2g"), checked:
+    a typo must stop the launch with its name, not start a server with a surprise size."""
+    value = os.environ.get(variable, default)
+    if not value[:-1].isdigit() or value[-1] not in "mg":
+        raise ValueError(f"{variable} must look like 512m or 2g, not {value!r}")
+    return value
+
+
 def port_accepts(port: int, host: str = LOOPBACK, timeout_s: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout_s):

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from streams.services import maven
-from streams.services.common import LOOPBACK, Server, ServiceError, ServicesHome, failure, java_home
+from streams.services.common import LOOPBACK, Server, ServiceError, ServicesHome, failure, java_home, memory_size
 from streams.services.ports import ServicePorts
 from streams.services.processes import read_pid
 
@@ -31,10 +31,7 @@ def heap() -> str:
     """Elasticsearch's JVM heap: 512m fits the tests; an index of a million 384-d HNSW
     vectors merges its graphs on heap, so bench/search_scale.py runs its own server with
     `MOS_ES_HEAP=2g`. Read when a server is launched, never at import."""
-    value = os.environ.get("MOS_ES_HEAP", "512m")
-    if not value[:-1].isdigit() or value[-1] not in "mg":
-        raise ValueError(f"MOS_ES_HEAP must look like 512m or 2g, not {value!r}")
-    return value
+    return memory_size("MOS_ES_HEAP", "512m")
 
 
 class ElasticsearchServer(Server):

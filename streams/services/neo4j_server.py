@@ -15,10 +15,19 @@ from streams.services.common import (
     ServiceError,
     ServicesHome,
     java_binary,
+    memory_size,
     port_accepts,
 )
 from streams.services.ports import ServicePorts
 from streams.services.processes import spawn
+
+
+def pagecache() -> str:
+    """Neo4j's page cache: 256m fits the tests; a graph of a million memories is a ~570 MB
+    store, and a search walks ~250 random nodes of it, so bench/search_scale.py runs its own
+    server with `MOS_NEO4J_PAGECACHE=1g` (size it to the store, as Neo4j advises). Read when
+    a server is launched, never at import."""
+    return memory_size("MOS_NEO4J_PAGECACHE", "256m")
 
 
 class Neo4jServer(Server):
@@ -47,7 +56,7 @@ class Neo4jServer(Server):
             "dbms.security.auth_enabled": "false",
             "dbms.usage_report.enabled": "false",
             "internal.dbms.bolt.netty_server_shutdown_quiet_period": "0",
-            "server.memory.pagecache.size": "256m",
+            "server.memory.pagecache.size": pagecache(),
             "server.directories.logs": str(home.root / "logs" / self.name),
         }
         argv = [

@@ -184,3 +184,44 @@ def test_any_write_sequence_gives_the_sqlite_graph(sqlite_graph, neo4j_graph, ba
     for max_degree in (1, 25):
         assert neighbours(neo4j_graph, ["a", "b", "c", "s0"], query, max_degree) == \
             neighbours(sqlite_graph, ["a", "b", "c", "s0"], query, max_degree)
+    for kinds in (query[0], ["NEXT_IN_SESSION"], ["DERIVED_FROM", "MENTIONS"]):
+        for hops in (1, 2):
+            assert retrieval_context(neo4j_graph, kinds, hops) == retrieval_context(sqlite_graph, kinds, hops)
+
+
+def retrieval_context(store, kinds: list[str], hops: int) -> tuple:
+    """The one-read context (Neo4j walks the chain from fewer starts, one hop further: see
+    `cypher.chain_links_through_neighbours`), comparable across stores."""
+    found = store.retrieval_context(["a", "b", "c", "s0", "s1"], kinds, ["c1", "c2"], ["active"], 25,
+                                    "NEXT_IN_SESSION", hops)
+    return sorted(found.neighbours, key=lambda n: (n.seed_id, n.memory_id, n.edge_kind)), found.chain
+
+
+_NODES = [f"m{i}" for i in range(10)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(archived=st.sets(st.sampled_from(_NODES)),
+       extra_next=st.lists(st.tuples(st.sampled_from(_NODES), st.sampled_from(_NODES)), max_size=4),
+       derived=st.lists(st.tuples(st.sampled_from(_NODES), st.sampled_from(_NODES)), max_size=4),
+       seeds=st.lists(st.sampled_from(_NODES), min_size=1, max_size=4, unique=True),
+       hops=st.integers(1, 3))
+def test_retrieval_context_walks_the_same_chain_as_the_sqlite_graph(sqlite_graph, neo4j_graph, archived, extra_next,
+                                                                   derived, seeds, hops):
+    """Over a session chain with archived gaps, stray NEXT_IN_SESSION edges (not a line) and
+    DERIVED_FROM links: Neo4j's one query, which walks from the seeds one hop further instead
+    of from their chain neighbours, finds the links the embedded store's two reads find."""
+    writes = [w for i, name in enumerate(_NODES) for w in (
+        UpsertNode(f"memory:{name}", "Memory", cube_id="c1", state="archived" if name in archived else "active"),
+        AppendToSession("c1", f"memory:{name}"))]
+    writes += [UpsertEdge("NEXT_IN_SESSION", f"memory:{a}", f"memory:{b}") for a, b in extra_next if a != b]
+    writes += [UpsertEdge("DERIVED_FROM", f"memory:{a}", f"memory:{b}") for a, b in derived if a != b]
+    found = []
+    for store in (sqlite_graph, neo4j_graph):
+        store.reset()
+        store.apply(writes, 1)
+        context = store.retrieval_context(seeds, ["NEXT_IN_SESSION", "DERIVED_FROM"], ["c1"], ["active"], 25,
+                                          "NEXT_IN_SESSION", hops)
+        found.append((sorted(context.neighbours, key=lambda n: (n.seed_id, n.memory_id, n.edge_kind)),
+                      context.chain))
+    assert found[0] == found[1]
