@@ -9,6 +9,7 @@ Two strategies, chosen by measurement (bench/locomo.py):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import mul
 from typing import Mapping, Sequence
 
 from projections.ports import ScoredId
@@ -44,5 +45,5 @@ def fuse(results: Mapping[str, Sequence[ScoredId]], weights: Mapping[str, float]
 
 def linear(rows: Mapping[str, Sequence[float]], weights: Sequence[float]) -> list[tuple[str, float]]:
     """(memory_id, Σ weight·feature) best-first, ties broken by id so the order is total."""
-    scored = [(memory_id, float(sum(w * x for w, x in zip(weights, row)))) for memory_id, row in rows.items()]
+    scored = [(memory_id, float(sum(map(mul, weights, row)))) for memory_id, row in rows.items()]
     return sorted(scored, key=lambda item: (-item[1], item[0]))

@@ -39,12 +39,22 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def _pair_json(items: list) -> str:
+    return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def metadata_pair(key: str, value: Any) -> str:
     """The keyword indexed for metadata entry `key: value` and queried by an equality filter."""
-    pair = json.dumps([key, _canonical(value)], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    pair = _pair_json([key, _canonical(value)])
     if len(pair.encode()) > _MAX_PAIR_BYTES:
         return "sha256:" + hashlib.sha256(pair.encode()).hexdigest()
     return pair
+
+
+def metadata_pair_prefix(key: str) -> str:
+    """How every unhashed `metadata_pair` of `key` starts: a reader looking for one key
+    parses only those pairs (the JSON array opened, the key, a comma)."""
+    return _pair_json([key])[:-1] + ","
 
 
 def _metadata_pairs(metadata_json: str) -> list[str]:

@@ -286,11 +286,14 @@ class ElasticsearchSearchIndex:
         values; a value the pair may not hold as written is read from `metadata_json`."""
         found: dict[str, Any] = {}
         unsure: list[str] = []
+        of_key = es_docs.metadata_pair_prefix(key)  # only those pairs are parsed
         for hit in hits:
             memory_id = hit["fields"]["memory_id"][0]
             for pair in hit["fields"].get("metadata_pairs", ()):
                 if pair.startswith("sha256:"):
                     unsure.append(memory_id)
+                    continue
+                if not pair.startswith(of_key):
                     continue
                 name, value = json.loads(pair)
                 if name == key:

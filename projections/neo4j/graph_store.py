@@ -48,15 +48,29 @@ def _direct(edge_kinds: Sequence[str]) -> list[str]:
 
 
 def _neighbour_parts(edge_kinds: Sequence[str]) -> list[str]:
-    """The neighbour queries `edge_kinds` asks for (see `cypher.collected`)."""
+    """The neighbour queries `edge_kinds` asks for (see `cypher.neighbours`)."""
     parts = [cypher.NEIGHBOURS_OUT, cypher.NEIGHBOURS_IN] if _direct(edge_kinds) else []
     return parts + [cypher.NEIGHBOURS_VIA_ENTITY] if "MENTIONS" in edge_kinds else parts
 
 
 def _neighbours(record) -> list[Neighbour]:
-    """From the columns of `cypher.collected`."""
+    """From the columns of `cypher.neighbours`."""
     return [Neighbour(_strip(seed), _strip(other), kind)
             for seed, other, kind in zip(record["row_seeds"], record["row_others"], record["row_kinds"])]
+
+
+def _chain_neighbours(record, seeds: set[str], chain_kind: str) -> list[Neighbour]:
+    """The seeds' `chain_kind` neighbours, from the links of `cypher.retrieval_context_on_the_chain`:
+    each link at a seed's end, once per direction it has a seed at, unless its other end is
+    out of scope (only a seed can be: every other link end was reached in scope)."""
+    out_of_scope = set(record["seeds_out_of_scope"])
+    found = []
+    for a, b in zip(record["link_starts"], record["link_ends"]):
+        if a in seeds and b not in out_of_scope:
+            found.append(Neighbour(_strip(a), _strip(b), chain_kind))
+        if b in seeds and a not in out_of_scope:
+            found.append(Neighbour(_strip(b), _strip(a), chain_kind))
+    return found
 
 
 def _links(record) -> set[tuple[str, str]]:
@@ -189,7 +203,7 @@ class Neo4jGraphStore:
         parts = _neighbour_parts(edge_kinds)
         if not memory_ids or not cube_ids or not states or not parts:
             return []
-        records = self._read(cypher.collected(parts), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
+        records = self._read(cypher.neighbours(parts), seeds=[_MEMORY_PREFIX + m for m in memory_ids],
                              kinds=_direct(edge_kinds), cubes=list(cube_ids), states=list(states),
                              max_degree=max_entity_degree)
         return _neighbours(records[0])
@@ -206,14 +220,24 @@ class Neo4jGraphStore:
     def retrieval_context(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
                           cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
                           chain_kind: str, chain_hops: int) -> GraphContext:
-        """Neighbours and chain in one query (`cypher.retrieval_context`)."""
+        """Neighbours and chain in one query; when the neighbours asked for include the chain's
+        edges, their chain part is read off the chain (`cypher.retrieval_context_on_the_chain`)."""
         if not memory_ids or not cube_ids or not states:
             return GraphContext((), frozenset())
-        query = cypher.retrieval_context(_neighbour_parts(edge_kinds), chain_kind, chain_hops,
-                                         chain_in_parts=chain_kind in _direct(edge_kinds))
-        record = self._read(query, seeds=[_MEMORY_PREFIX + m for m in memory_ids], kinds=_direct(edge_kinds),
-                            cubes=list(cube_ids), states=list(states), max_degree=max_entity_degree)[0]
-        return GraphContext(tuple(_neighbours(record)), frozenset(_links(record)))
+        seeds = [_MEMORY_PREFIX + m for m in memory_ids]
+        on_the_chain = chain_hops >= 1 and chain_kind in _direct(edge_kinds)
+        if on_the_chain:
+            others = [kind for kind in edge_kinds if kind != chain_kind]
+            query = cypher.retrieval_context_on_the_chain(_neighbour_parts(others), chain_kind, chain_hops)
+        else:
+            others = list(edge_kinds)
+            query = cypher.retrieval_context(_neighbour_parts(others), chain_kind, chain_hops)
+        record = self._read(query, seeds=seeds, kinds=_direct(others), cubes=list(cube_ids), states=list(states),
+                            max_degree=max_entity_degree)[0]
+        neighbours = _neighbours(record)
+        if on_the_chain:
+            neighbours += _chain_neighbours(record, set(seeds), chain_kind)
+        return GraphContext(tuple(neighbours), frozenset(_links(record)))
 
     def snapshot(self) -> dict:
         return {

@@ -201,27 +201,29 @@ _NODES = [f"m{i}" for i in range(10)]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(archived=st.sets(st.sampled_from(_NODES)),
+@given(archived=st.sets(st.sampled_from(_NODES)), elsewhere=st.sets(st.sampled_from(_NODES), max_size=2),
        extra_next=st.lists(st.tuples(st.sampled_from(_NODES), st.sampled_from(_NODES)), max_size=4),
        derived=st.lists(st.tuples(st.sampled_from(_NODES), st.sampled_from(_NODES)), max_size=4),
-       seeds=st.lists(st.sampled_from(_NODES), min_size=1, max_size=4, unique=True),
-       hops=st.integers(1, 3))
-def test_retrieval_context_walks_the_same_chain_as_the_sqlite_graph(sqlite_graph, neo4j_graph, archived, extra_next,
-                                                                   derived, seeds, hops):
-    """Over a session chain with archived gaps, stray NEXT_IN_SESSION edges (not a line) and
-    DERIVED_FROM links: Neo4j's one query, which walks from the seeds one hop further instead
-    of from their chain neighbours, finds the links the embedded store's two reads find."""
-    writes = [w for i, name in enumerate(_NODES) for w in (
-        UpsertNode(f"memory:{name}", "Memory", cube_id="c1", state="archived" if name in archived else "active"),
+       seeds=st.lists(st.sampled_from(_NODES + ["absent"]), min_size=1, max_size=4, unique=True),
+       hops=st.integers(1, 3), kinds=st.sampled_from([("NEXT_IN_SESSION", "DERIVED_FROM"), ("NEXT_IN_SESSION",),
+                                                      ("DERIVED_FROM",), ("NEXT_IN_SESSION", "MENTIONS")]))
+def test_retrieval_context_walks_the_same_chain_as_the_sqlite_graph(sqlite_graph, neo4j_graph, archived, elsewhere,
+                                                                   extra_next, derived, seeds, hops, kinds):
+    """Over a session chain with archived gaps, memories of another cube, stray
+    NEXT_IN_SESSION edges (not a line; loops too) and DERIVED_FROM links: Neo4j's one query
+    (which reads the seeds' chain neighbours off the chain and walks it from fewer starts:
+    `cypher.retrieval_context_on_the_chain`) finds what the embedded store's two reads find."""
+    writes = [w for name in _NODES for w in (
+        UpsertNode(f"memory:{name}", "Memory", cube_id="c2" if name in elsewhere else "c1",
+                   state="archived" if name in archived else "active"),
         AppendToSession("c1", f"memory:{name}"))]
-    writes += [UpsertEdge("NEXT_IN_SESSION", f"memory:{a}", f"memory:{b}") for a, b in extra_next if a != b]
+    writes += [UpsertEdge("NEXT_IN_SESSION", f"memory:{a}", f"memory:{b}") for a, b in extra_next]
     writes += [UpsertEdge("DERIVED_FROM", f"memory:{a}", f"memory:{b}") for a, b in derived if a != b]
     found = []
     for store in (sqlite_graph, neo4j_graph):
         store.reset()
         store.apply(writes, 1)
-        context = store.retrieval_context(seeds, ["NEXT_IN_SESSION", "DERIVED_FROM"], ["c1"], ["active"], 25,
-                                          "NEXT_IN_SESSION", hops)
+        context = store.retrieval_context(seeds, kinds, ["c1"], ["active"], 25, "NEXT_IN_SESSION", hops)
         found.append((sorted(context.neighbours, key=lambda n: (n.seed_id, n.memory_id, n.edge_kind)),
                       context.chain))
     assert found[0] == found[1]
