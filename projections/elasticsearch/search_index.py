@@ -19,9 +19,10 @@ Reads see every applied write: the last bulk of a batch refreshes the index (`re
 nobody reads during (call `refresh()` at the end).
 kNN is HNSW: exact while the filter keeps fewer documents than `num_candidates`
 (ES then scans them), approximate beyond. `num_candidates` is max(100, 2k): a top 10 explores
-100 candidates; the deep lists hybrid retrieval reads (k 100, for session-window scores) explore
-200, not 10k — at 10k one-cube memories that cut the msearch from 13.9 to 8.7 ms (p50), and
-the extra depth only ever fed window means, where an approximate tail is enough.
+100 candidates, and so do the deep lists hybrid retrieval reads for session-window scores
+(k 50; a k of 100 explores 200), not 10k — at 10k one-cube memories that cut the msearch from
+13.9 to 8.7 ms (p50), and the extra depth only ever fed window means, where an approximate
+tail is enough.
 """
 
 from __future__ import annotations
