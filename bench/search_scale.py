@@ -14,9 +14,10 @@ Also printed: the adapters' fill rates beside ES's own bulk rate on the same doc
 (`helpers.bulk` of ready-made sources into a scratch index, measured on the first batches).
 
 Servers: a dedicated Elasticsearch (2 GB heap: a million 384-d HNSW vectors are merged on
-heap) and Neo4j (1 GB page cache: the store of a million memories is ~570 MB) on free ports, started by the project launcher, so the shared servers and
-their users are untouched. Vectors come from the hashing embedder (the model is not what is
-measured; 384-d like all-MiniLM-L6-v2). By default the servers and their data are deleted
+heap) and Neo4j (1 GB page cache: the store of a million memories is ~570 MB) on free ports,
+started by the project launcher, so the shared servers and their users are untouched.
+Vectors come from the hashing embedder (the model is not what is measured; 384-d like
+all-MiniLM-L6-v2). By default the servers and their data are deleted
 afterwards; with `--home DIR` they are stopped but kept, and a later run with the same home
 resumes the fill from the read models' checkpoints (the synthetic memories are a function of
 their offset), so a 1M index built once can be measured again after a retrieval change.

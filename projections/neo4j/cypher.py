@@ -107,10 +107,17 @@ def _seeds_in(ids: str) -> str:
 
 # A search's reads start from ~80 seeds, and one index seek of them costs ~1.3 ms in the
 # server at 1M memories: each read finds them once, as the list `seed_nodes`, and every part
-# of it starts from that list (measured: 6.7 -> 4.6 ms server time for a search's context).
+# of it starts from that list (see `retrieval_context_on_the_chain` for what was measured).
 _SEED_NODES = _seeds_in("$seeds") + "WITH collect(s) AS seed_nodes\n"
 _FROM_SEEDS = "UNWIND seed_nodes AS s\n"
-_IN_SCOPE = "n.cube_id IN $cubes AND n.state IN $states"
+
+
+def _in_scope(node: str) -> str:
+    """The caller's filter as the graph knows it, on the node variable `node`."""
+    return f"{node}.cube_id IN $cubes AND {node}.state IN $states"
+
+
+_IN_SCOPE = _in_scope("n")
 
 NEIGHBOURS_OUT = _FROM_SEEDS + (
     "MATCH (s)-[r]->(n) WHERE type(r) IN $kinds AND " + _IN_SCOPE +
@@ -137,8 +144,13 @@ def _neighbour_rows(parts: list[str]) -> str:
     stays in the server, for the chain walks."""
     if not parts:
         return "WITH seed_nodes, [] AS row_seeds, [] AS row_others, [] AS row_kinds, [] AS other_nodes\n"
+    return _collected(parts, "seed_nodes", f"RETURN {_ROW_COLUMNS}")
+
+
+def _collected(parts: list[str], imported: str, aggregation: str) -> str:
+    """A subquery (importing `imported`) that aggregates the union of `parts` into one row."""
     union = "\nUNION ALL\n".join(parts)
-    return f"CALL (seed_nodes) {{\nCALL (seed_nodes) {{\n{union}\n}}\nRETURN {_ROW_COLUMNS}\n}}\n"
+    return f"CALL ({imported}) {{\nCALL ({imported}) {{\n{union}\n}}\n{aggregation}\n}}\n"
 
 
 def neighbours(parts: list[str]) -> str:
@@ -157,16 +169,15 @@ def _walks(edge_kind: str, hops: int, starts: str) -> str:
     """Paths of 1..`hops` `edge_kind` relationships from each node of the list `starts`,
     every node after the start in scope, as `p`."""
     return (f"UNWIND {starts} AS s\nMATCH p = (s)-[:{edge_kind}*1..{hops}]-(n)\n"
-            "WHERE all(x IN nodes(p)[1..] WHERE x.cube_id IN $cubes AND x.state IN $states)\nRETURN p")
+            f"WHERE all(x IN nodes(p)[1..] WHERE {_in_scope('x')})\nRETURN p")
 
 
 def _links_of(walks: list[str], imported: str) -> str:
     """Every relationship on the paths of `walks` once, as two lists (starts and ends) in
     one record; `imported` are the variables the walks start from."""
-    union = "\nUNION ALL\n".join(walks)
-    return (f"CALL ({imported}) {{\nCALL ({imported}) {{\n{union}\n}}\n"
-            "UNWIND relationships(p) AS r\nWITH DISTINCT r\nWITH startNode(r) AS a, endNode(r) AS b\n"
-            "RETURN collect(a.node_id) AS link_starts, collect(b.node_id) AS link_ends\n}\n")
+    return _collected(walks, imported, "UNWIND relationships(p) AS r\nWITH DISTINCT r\n"
+                      "WITH startNode(r) AS a, endNode(r) AS b\n"
+                      "RETURN collect(a.node_id) AS link_starts, collect(b.node_id) AS link_ends")
 
 
 def chain_links(edge_kind: str, hops: int) -> str:
@@ -208,8 +219,7 @@ def retrieval_context_on_the_chain(parts: list[str], chain_kind: str, chain_hops
     walks = [_walks(chain_kind, chain_hops + 1, "seed_nodes"), _walks(chain_kind, chain_hops, "other_nodes")]
     return (_SEED_NODES + _neighbour_rows(parts) + _links_of(walks, "seed_nodes, other_nodes")
             + "RETURN row_seeds, row_others, row_kinds, link_starts, link_ends,\n"
-            "[s IN seed_nodes WHERE NOT coalesce(s.cube_id IN $cubes AND s.state IN $states, false) | s.node_id]"
-            " AS seeds_out_of_scope")
+            f"[s IN seed_nodes WHERE NOT coalesce({_in_scope('s')}, false) | s.node_id] AS seeds_out_of_scope")
 
 
 CUBE_ROLES = """

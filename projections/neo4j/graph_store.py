@@ -226,13 +226,10 @@ class Neo4jGraphStore:
             return GraphContext((), frozenset())
         seeds = [_MEMORY_PREFIX + m for m in memory_ids]
         on_the_chain = chain_hops >= 1 and chain_kind in _direct(edge_kinds)
-        if on_the_chain:
-            others = [kind for kind in edge_kinds if kind != chain_kind]
-            query = cypher.retrieval_context_on_the_chain(_neighbour_parts(others), chain_kind, chain_hops)
-        else:
-            others = list(edge_kinds)
-            query = cypher.retrieval_context(_neighbour_parts(others), chain_kind, chain_hops)
-        record = self._read(query, seeds=seeds, kinds=_direct(others), cubes=list(cube_ids), states=list(states),
+        queried = [kind for kind in edge_kinds if kind != chain_kind] if on_the_chain else list(edge_kinds)
+        build = cypher.retrieval_context_on_the_chain if on_the_chain else cypher.retrieval_context
+        record = self._read(build(_neighbour_parts(queried), chain_kind, chain_hops), seeds=seeds,
+                            kinds=_direct(queried), cubes=list(cube_ids), states=list(states),
                             max_degree=max_entity_degree)[0]
         neighbours = _neighbours(record)
         if on_the_chain:

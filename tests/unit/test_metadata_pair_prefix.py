@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 from projections.elasticsearch.documents import metadata_pair, metadata_pair_prefix
 
-_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-                       max_leaves=6)
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+_VALUES = st.recursive(
+    _SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6)
 
 
 @given(key=st.text(max_size=12), other=st.text(max_size=12), value=_VALUES)
