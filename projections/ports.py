@@ -125,7 +125,7 @@ class SearchIndex(Checkpointed, Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Neighbour:
     seed_id: str
     memory_id: str
@@ -166,10 +166,17 @@ class GraphStore(Checkpointed, Protocol):
 @dataclass(frozen=True)
 class GraphContext:
     """The graph side of one hybrid search: the seeds' neighbours and the session chain
-    around the seeds and those neighbours."""
+    around the seeds and those neighbours.
+
+    The neighbours are kept sorted: a store lists them in no order of its own (Neo4j's
+    follows its record ids, which a busy database reuses), and two reads of one graph, or
+    the same graph on two backends, must give equal contexts."""
 
     neighbours: tuple[Neighbour, ...]
     chain: frozenset[tuple[str, str]]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "neighbours", tuple(sorted(self.neighbours)))
 
 
 def context_in_two_reads(graph: GraphStore, memory_ids: Sequence[str], edge_kinds: Sequence[str],
