@@ -9,7 +9,8 @@ in the same run and on the same index:
 - the baselines: Elasticsearch's own filtered kNN and BM25 queries alone (one request each),
   the floor any hybrid over this engine pays;
 - over two scopes: one cube (20k memories, a user's own memories) and every cube;
-- after `WARM_UP` untimed queries per scope (steady state, not cold caches).
+- after untimed warm-up queries per scope, in rounds, until the MOS p50 stops improving
+  (steady state, not cold caches or cold JIT-compiled code; `warm_up`).
 Also printed: the adapters' fill rates beside ES's own bulk rate on the same documents
 (`helpers.bulk` of ready-made sources into a scratch index, measured on the first batches).
 
@@ -45,11 +46,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline import DIMENSION, synthetic_events  # noqa: E402
 
 PER_CUBE, BATCH = 20_000, 2_000
-# Untimed queries (other words, same cubes) before each scope: servers restarted on a kept
-# home start with cold caches, and the figure wanted is the steady state, for MOS and the
-# baselines alike. Measured on the 1M home: one-cube MOS p50 52 ms right after the fill,
-# 75 ms on the first 200 queries after a restart, 48 ms after this warm-up.
-WARM_UP = 100
+# Untimed queries (other words, same cubes) before each scope, for MOS and the baselines
+# alike: servers restarted on a kept home start with cold caches and cold JIT-compiled code,
+# and the figure wanted is the steady state. A fixed 100 was not enough at 1M: one-cube MOS
+# p50 27 ms (ES kNN alone 9.8) right after a restart and 100 warm-up queries, 17-20 ms
+# (kNN alone 6.5-7.5) on the same servers after ~600 queries (2026-12-04). So warm-up runs
+# in rounds until the MOS p50 stops improving (`warm_up`).
+WARM_UP_ROUND, WARM_UP_MIN, WARM_UP_MAX, WARM_UP_GAIN = 50, 100, 1000, 0.05
 
 
 def fill(store, project, start: int, stop: int) -> float:
@@ -96,25 +99,54 @@ def measure(index, graph, size: int, queries: int) -> dict[str, dict[str, float]
     retriever = HybridRetriever(index, graph, embedder)
     cubes = tuple(f"cube{n}" for n in range((size + PER_CUBE - 1) // PER_CUBE))
     texts = [f"Alice met Topic{i % 97} in City{i % 31}" for i in range(queries)]
-    warm_texts = [f"Bob saw Topic{(i + 50) % 97} near City{(i + 7) % 31}" for i in range(min(queries, WARM_UP))]
-    vectors, warm_vectors = embedder.embed(texts), embedder.embed(warm_texts)
+    vectors = embedder.embed(texts)
     results: dict[str, dict[str, float]] = {}
     for scope, where_of in (("one cube", lambda i: SearchFilter((cubes[i % len(cubes)],))),
                             ("all cubes", lambda i: SearchFilter(cubes))):
+        def calls(text: str, vector, where: SearchFilter) -> dict:
+            return {"MOS hybrid": lambda: retriever.retrieve(text, where, 10),
+                    "ES kNN alone": lambda: index.knn(vector.tolist(), where, 10),
+                    "ES BM25 alone": lambda: index.bm25(query_terms(text), where, 10)}
+
+        warmed = warm_up(lambda i: calls(*_warm_up_query(embedder, i), where_of(i)))
+        print(f"  {scope}: {warmed} warm-up queries", flush=True)
         timings: dict[str, list[float]] = {"MOS hybrid": [], "ES kNN alone": [], "ES BM25 alone": []}
-        for warm, batch in ((True, zip(warm_texts, warm_vectors)), (False, zip(texts, vectors))):
-            for i, (text, vector) in enumerate(batch):
-                where = where_of(i)
-                for name, call in (("MOS hybrid", lambda: retriever.retrieve(text, where, 10)),
-                                   ("ES kNN alone", lambda: index.knn(vector.tolist(), where, 10)),
-                                   ("ES BM25 alone", lambda: index.bm25(query_terms(text), where, 10))):
-                    began = time.perf_counter()
-                    call()
-                    if not warm:
-                        timings[name].append(time.perf_counter() - began)
+        for i, (text, vector) in enumerate(zip(texts, vectors)):
+            for name, seconds in _timed(calls(text, vector, where_of(i))).items():
+                timings[name].append(seconds)
         for name, values in timings.items():
             results[f"{name} ({scope})"] = latency_ms(values, (50, 99))
     return results
+
+
+def _warm_up_query(embedder, i: int) -> tuple:
+    text = f"Bob saw Topic{(i + 50) % 97} near City{(i + 7) % 31}"  # other words than the timed ones
+    return text, embedder.embed([text])[0]
+
+
+def _timed(calls: dict) -> dict[str, float]:
+    """Each call once, in order, with its wall time in seconds."""
+    seconds = {}
+    for name, call in calls.items():
+        began = time.perf_counter()
+        call()
+        seconds[name] = time.perf_counter() - began
+    return seconds
+
+
+def warm_up(calls_of) -> int:
+    """Run `calls_of(i)` (every query kind of query i) in untimed rounds of WARM_UP_ROUND
+    until the MOS p50 stops improving: two rounds in a row not faster than the best round
+    before them by more than WARM_UP_GAIN (at least WARM_UP_MIN, at most WARM_UP_MAX
+    queries). Returns how many ran."""
+    done, best, stalled = 0, float("inf"), 0
+    while done < WARM_UP_MAX and (done < WARM_UP_MIN or stalled < 2):
+        mos = sorted(_timed(calls_of(done + j))["MOS hybrid"] for j in range(WARM_UP_ROUND))
+        done += WARM_UP_ROUND
+        p50 = mos[len(mos) // 2]
+        stalled = 0 if p50 < best * (1 - WARM_UP_GAIN) else stalled + 1
+        best = min(best, p50)
+    return done
 
 
 def _rate(count: int, seconds: float) -> float | str:

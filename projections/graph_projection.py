@@ -7,6 +7,8 @@ Edges written:
 - target -DERIVED_FROM-> source, source -MERGED_INTO-> target
 - memory -MENTIONS-> entity              (shares-entity links between memories)
 
+Memory nodes hold their cube, state and hashed speaker (`projections.speakers`).
+
 An erased memory's node goes with every edge (EraseNode).
 """
 
@@ -34,6 +36,7 @@ from mos.domain.events import (
     user_key,
 )
 from projections.entities import extract_entities
+from projections.speakers import memory_speaker_keys
 from projections.graph_writes import (
     AppendToSession,
     EraseNode,
@@ -108,7 +111,8 @@ def _memory_created(event: MemoryCreated) -> list[GraphWrite]:
     if event.content_erased:  # replaying an erased memory: it must not reappear, even briefly
         return [EraseNode(node)]
     writes: list[GraphWrite] = [
-        UpsertNode(node, "Memory", cube_id=event.cube_id, state="active"),
+        UpsertNode(node, "Memory", cube_id=event.cube_id, state="active",
+                   speaker_keys=memory_speaker_keys(event.cube_id, event.metadata_json)),
         UpsertEdge("BELONGS_TO", node, cube_key(event.cube_id)),
         AppendToSession(session_key_of(event), node),
     ]
@@ -120,7 +124,10 @@ def _memory_created(event: MemoryCreated) -> list[GraphWrite]:
 def _memory_updated(event: MemoryUpdated) -> list[GraphWrite]:
     if event.content_erased:
         return [EraseNode(memory_key(event.memory_id))]
-    return [RemoveEdges("MENTIONS", memory_key(event.memory_id))] + _mentions(event)
+    node = memory_key(event.memory_id)  # the metadata may name another speaker now
+    return [UpsertNode(node, "Memory", cube_id=event.cube_id,
+                       speaker_keys=memory_speaker_keys(event.cube_id, event.metadata_json)),
+            RemoveEdges("MENTIONS", node)] + _mentions(event)
 
 
 @project_graph.register

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class UpsertNode:
+    """Create or update a node; a field left None keeps its value, except `speaker_keys`
+    (a memory's, `projections.speakers`), which is always replaced."""
+
     node_id: str
     kind: str
     cube_id: str | None = None
     state: str | None = None
     name: str | None = None
+    speaker_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

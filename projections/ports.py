@@ -154,12 +154,18 @@ class GraphStore(Checkpointed, Protocol):
         sorted pair of its memory ids (`undirected`): the chain is read both ways."""
         ...
 
+    def speakers_named(self, memory_ids: Sequence[str], speaker_keys: Sequence[str]) -> set[str]:
+        """Those of `memory_ids` whose speaker's keys (`projections.speakers`) meet
+        `speaker_keys`: whose speaker a query naming them names."""
+        ...
+
     def retrieval_context(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
                           cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
-                          chain_kind: str, chain_hops: int) -> GraphContext:
-        """`memory_neighbours` of `memory_ids`, and `chain_links` from `memory_ids` and those
-        neighbours (none when `chain_hops` < 1) — equal to `context_in_two_reads`, in one
-        read: a search on a server backend pays one round trip to the graph, not two."""
+                          chain_kind: str, chain_hops: int, speaker_keys: Sequence[str] = ()) -> GraphContext:
+        """`memory_neighbours` of `memory_ids`, `chain_links` from `memory_ids` and those
+        neighbours (none when `chain_hops` < 1), and which neighbours `speakers_named` gives
+        for `speaker_keys` — equal to `context_in_two_reads`, in one read: a search on a
+        server backend pays one round trip to the graph, not three."""
         ...
 
 
@@ -174,6 +180,7 @@ class GraphContext:
 
     neighbours: tuple[Neighbour, ...]
     chain: frozenset[tuple[str, str]]
+    speakers_named: frozenset[str] = frozenset()  # neighbours whose speaker the query names
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "neighbours", tuple(sorted(self.neighbours)))
@@ -181,14 +188,16 @@ class GraphContext:
 
 def context_in_two_reads(graph: GraphStore, memory_ids: Sequence[str], edge_kinds: Sequence[str],
                          cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
-                         chain_kind: str, chain_hops: int) -> GraphContext:
-    """`GraphStore.retrieval_context` as its two reads, for a store where a read costs no
-    round trip (the embedded one)."""
+                         chain_kind: str, chain_hops: int, speaker_keys: Sequence[str] = ()) -> GraphContext:
+    """`GraphStore.retrieval_context` as its separate reads, for a store where a read costs
+    no round trip (the embedded one)."""
     neighbours = tuple(graph.memory_neighbours(memory_ids, edge_kinds, cube_ids, states, max_entity_degree))
+    named = frozenset(graph.speakers_named(sorted({n.memory_id for n in neighbours}), speaker_keys))
     if chain_hops < 1 or not memory_ids:
-        return GraphContext(neighbours, frozenset())
+        return GraphContext(neighbours, frozenset(), named)
     around = list(dict.fromkeys([*memory_ids, *(n.memory_id for n in neighbours)]))
-    return GraphContext(neighbours, frozenset(graph.chain_links(around, chain_kind, chain_hops, cube_ids, states)))
+    return GraphContext(neighbours, frozenset(graph.chain_links(around, chain_kind, chain_hops, cube_ids, states)),
+                        named)
 
 
 def undirected(a: str, b: str) -> tuple[str, str]:

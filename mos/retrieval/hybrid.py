@@ -18,8 +18,10 @@ Every stage respects the same SearchFilter, so expansion can never reach a memor
 the caller's cubes, states, tags or metadata.
 
 On a server backend a query costs the engines one round trip (both lists, with the hits'
-speakers: `SearchIndex.ranked_lists`) and the graph one (neighbours and chain together:
-`GraphStore.retrieval_context`); only neighbours outside both lists need their speaker read.
+speakers: `SearchIndex.ranked_lists`) and the graph one (neighbours, chain, and which
+neighbours' speakers the query names: `GraphStore.retrieval_context`, from the hashed speaker
+keys of `projections.speakers`). Only with another `speaker_key` than the one the graph
+projects are the speakers of neighbours outside both lists read from the index.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from mos.retrieval.learned_weights import shipped_weights
 from mos.retrieval.query_analysis import QueryAnalysis, analyse_query, names_speaker
 from mos.retrieval.session_window import chain_windows, window_scores
 from projections.ports import Document, GraphContext, GraphStore, ScoredId, SearchFilter, SearchIndex
+from projections.speakers import SPEAKER_KEY, query_speaker_keys
 
 _CONTEXT_BM25, _CONTEXT_VECTOR = FEATURES.index("context_bm25"), FEATURES.index("context_vector")
 _SPEAKER = FEATURES.index("speaker")
@@ -145,9 +148,14 @@ class HybridRetriever:
         via: dict[str, list[str]] = {}
         windows = cfg.use_window and cfg.use_graph and _CHAIN in cfg.graph_edge_kinds
         graph = GraphContext((), frozenset())
-        if cfg.use_graph and direct:  # one read: the neighbours, and the chain for the session windows
+        # The graph knows the speakers of metadata `SPEAKER_KEY` (hashed): then the neighbours'
+        # come with them, and no neighbour's speaker is read from the index.
+        graph_speakers = wants_speaker and cfg.speaker_key == SPEAKER_KEY
+        if cfg.use_graph and direct:  # one read: the neighbours, the chain for the session windows, speakers
+            keys = query_speaker_keys(where.cube_ids, analysis.names) if graph_speakers else ()
             graph = self.graph.retrieval_context(direct, cfg.graph_edge_kinds, where.cube_ids, where.states,
-                                                 cfg.max_entity_degree, _CHAIN, cfg.window_radius if windows else 0)
+                                                 cfg.max_entity_degree, _CHAIN, cfg.window_radius if windows else 0,
+                                                 keys)
             for n in graph.neighbours:
                 if n.memory_id == n.seed_id:
                     continue
@@ -164,8 +172,11 @@ class HybridRetriever:
         members = [m for m in direct + added if m in allowed]
         if windows and members:
             signals.update(_window_signals(graph.chain, members, full, cfg.window_radius))
-        rows = candidate_features(signals, context, _named(speakers, analysis), members)
-        unread = [m for m in members if m not in speakers_read] if wants_speaker else []
+        named = _named(speakers, analysis)
+        if graph_speakers:  # the engines' own answer first: the two read models may lag apart
+            named |= graph.speakers_named - speakers_read
+        rows = candidate_features(signals, context, named, members)
+        unread = [m for m in members if m not in speakers_read] if wants_speaker and not graph_speakers else []
         if unread and speakers_for_top_k_only:
             unread = _may_reach_top(rows, unread, cfg, top_k)
         if unread:  # one more round trip, for neighbours outside both engine lists

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from mos.retrieval.text_analysis import query_terms
 from projections.entities import extract_entities
+from projections.speakers import speaker_words
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,4 @@ def names_speaker(analysis: QueryAnalysis, speaker: str | None) -> bool:
     ("Ms Maria Lopez" is named by "Maria"); a name shorter than 3 letters never matches."""
     if not speaker or not analysis.names:
         return False
-    words = [w for w in speaker.lower().split() if len(w) >= 3]
-    whole = speaker.lower()
-    return any(name == whole or name in words for name in analysis.names)
+    return not speaker_words(speaker).isdisjoint(analysis.names)

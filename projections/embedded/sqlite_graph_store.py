@@ -31,12 +31,14 @@ from projections.checkpoints import require_checkpoint as _require_checkpoint
 from streams.embedded.sqlite import Transaction, open_sqlite, recreate_tables
 from streams.embedded.sqlite import placeholders as _placeholders
 
-SCHEMA_VERSION = 2  # 1: text-keyed edges; 2: integer-keyed edges (a v1 file is rebuilt from the log)
+SCHEMA_VERSION = 3  # 1: text-keyed edges; 2: integer-keyed edges; 3: speaker keys (an older file is
+# rebuilt from the log)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 0), next_offset INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (
-    id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE, kind TEXT, cube_id TEXT, state TEXT, name TEXT);
+    id INTEGER PRIMARY KEY, node_id TEXT NOT NULL UNIQUE, kind TEXT, cube_id TEXT, state TEXT, name TEXT,
+    speaker_keys TEXT);
 CREATE TABLE IF NOT EXISTS edges (
     kind INTEGER NOT NULL, source INTEGER NOT NULL, target INTEGER NOT NULL, role TEXT,
     PRIMARY KEY (kind, source, target)) WITHOUT ROWID;
@@ -155,11 +157,13 @@ class SqliteGraphStore:
     def _apply_one(tx, ids: _NodeIds, write: GraphWrite) -> None:
         if isinstance(write, UpsertNode):
             tx.execute(
-                "INSERT INTO nodes (node_id, kind, cube_id, state, name) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO nodes (node_id, kind, cube_id, state, name, speaker_keys) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (node_id) DO UPDATE SET "
                 "kind = excluded.kind, cube_id = COALESCE(excluded.cube_id, cube_id), "
-                "state = COALESCE(excluded.state, state), name = COALESCE(excluded.name, name)",
-                (write.node_id, write.kind, write.cube_id, write.state, write.name))
+                "state = COALESCE(excluded.state, state), name = COALESCE(excluded.name, name), "
+                "speaker_keys = excluded.speaker_keys",
+                (write.node_id, write.kind, write.cube_id, write.state, write.name,
+                 " ".join(write.speaker_keys) or None))
         elif isinstance(write, SetNodeState):
             # a node only named by an edge so far is not there yet: its state comes with it
             tx.execute("UPDATE nodes SET state = ? WHERE node_id = ? AND kind IS NOT NULL", (write.state, write.node_id))
@@ -253,11 +257,20 @@ class SqliteGraphStore:
             reached.update(frontier)
         return links
 
+    def speakers_named(self, memory_ids: Sequence[str], speaker_keys: Sequence[str]) -> set[str]:
+        if not memory_ids or not speaker_keys:
+            return set()
+        nodes = [_MEMORY_PREFIX + m for m in memory_ids]
+        rows = self._db.execute(f"SELECT node_id, speaker_keys FROM nodes WHERE node_id IN ({_placeholders(nodes)}) "
+                                "AND speaker_keys IS NOT NULL", nodes).fetchall()
+        wanted = set(speaker_keys)
+        return {_strip(node) for node, keys in rows if not wanted.isdisjoint(keys.split())}
+
     def retrieval_context(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
                           cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
-                          chain_kind: str, chain_hops: int) -> GraphContext:
+                          chain_kind: str, chain_hops: int, speaker_keys: Sequence[str] = ()) -> GraphContext:
         return context_in_two_reads(self, memory_ids, edge_kinds, cube_ids, states, max_entity_degree,
-                                    chain_kind, chain_hops)
+                                    chain_kind, chain_hops, speaker_keys)
 
     def snapshot(self) -> dict:
         """The graph in text ids (rowids depend on the order nodes were first named)."""
@@ -266,8 +279,8 @@ class SqliteGraphStore:
             "JOIN nodes s ON s.id = e.source JOIN nodes t ON t.id = e.target").fetchall()
         return {
             "checkpoint": self.checkpoint(),
-            "nodes": sorted(self._db.execute(
-                "SELECT node_id, kind, cube_id, state, name FROM nodes WHERE kind IS NOT NULL").fetchall()),
+            "nodes": sorted((*row[:-1], tuple(row[-1].split()) if row[-1] else ()) for row in self._db.execute(
+                "SELECT node_id, kind, cube_id, state, name, speaker_keys FROM nodes WHERE kind IS NOT NULL")),
             "edges": sorted((EDGE_KINDS[code - 1], source, target, role) for code, source, target, role in edges),
             "session_tails": sorted(self._db.execute(
                 "SELECT t.session_key, n.node_id FROM session_tails t JOIN nodes n ON n.id = t.node").fetchall()),

@@ -1,7 +1,8 @@
 """The Cypher the Neo4j graph store runs, kept apart from the adapter's Python.
 
 Model (one Neo4j database, shared by any number of graphs told apart by `namespace`):
-- `(:MosNode:<Kind> {namespace, node_id, kind, cube_id, state, name})` — one per graph node;
+- `(:MosNode:<Kind> {namespace, node_id, kind, cube_id, state, name, speaker_keys})` — one
+  per graph node;
   a node only referenced by an edge exists as a *stub* (`:MosNode` without `kind`), the way
   the SQLite adapter keeps edges whose endpoints were never upserted;
 - `(a)-[:<EDGE_KIND> {role}]->(b)` — one relationship per (kind, source, target);
@@ -33,7 +34,11 @@ REMOVE c._lock
 RETURN c.next_offset AS next_offset
 """
 
-SET_CHECKPOINT = "MATCH (c:MosCheckpoint {namespace: $ns}) SET c.next_offset = $next_offset"
+SET_CHECKPOINT = "MATCH (c:MosCheckpoint {namespace: $ns}) SET c.next_offset = $next_offset, c.layout = $layout"
+
+# The layout a graph was projected with (`graph_store.LAYOUT`), kept on its checkpoint.
+CHECKPOINT_LAYOUT = "MATCH (c:MosCheckpoint {namespace: $ns}) RETURN c.layout AS layout"
+DELETE_CHECKPOINT = "MATCH (c:MosCheckpoint {namespace: $ns}) DELETE c"
 
 # One statement per write type. Each runs its rows through a CALL subquery, which finishes
 # one row before the next enters it, so each write sees the effects of every write before it.
@@ -47,7 +52,8 @@ _BODIES = {
     FOREACH (label IN CASE WHEN old IS NOT NULL AND old <> op.kind AND old <> 'MosNode' THEN [old] ELSE [] END |
       REMOVE n:$(label))
     SET n:$(op.kind), n.kind = op.kind, n.cube_id = coalesce(op.cube_id, n.cube_id),
-        n.state = coalesce(op.state, n.state), n.name = coalesce(op.name, n.name)
+        n.state = coalesce(op.state, n.state), n.name = coalesce(op.name, n.name),
+        n.speaker_keys = CASE WHEN op.speaker_keys = [] THEN null ELSE op.speaker_keys END
 """,
     "SetNodeState": """
     MATCH (n:MosNode {namespace: $ns, node_id: op.node_id}) WHERE n.kind IS NOT NULL
@@ -172,12 +178,20 @@ def _walks(edge_kind: str, hops: int, starts: str) -> str:
             f"WHERE all(x IN nodes(p)[1..] WHERE {_in_scope('x')})\nRETURN p")
 
 
-def _links_of(walks: list[str], imported: str) -> str:
+def _named(node: str) -> str:
+    """The query's names (`$speaker_keys`) name the speaker of `node` (null: no speaker)."""
+    return f"any(k IN {node}.speaker_keys WHERE k IN $speaker_keys)"
+
+
+def _links_of(walks: list[str], imported: str, named: bool = False) -> str:
     """Every relationship on the paths of `walks` once, as two lists (starts and ends) in
-    one record; `imported` are the variables the walks start from."""
+    one record; `imported` are the variables the walks start from. With `named`, also the
+    link ends whose speaker the query names, as `link_named`."""
+    also = (f",\ncollect(CASE WHEN {_named('a')} THEN a.node_id END) + "
+            f"collect(CASE WHEN {_named('b')} THEN b.node_id END) AS link_named") if named else ""
     return _collected(walks, imported, "UNWIND relationships(p) AS r\nWITH DISTINCT r\n"
                       "WITH startNode(r) AS a, endNode(r) AS b\n"
-                      "RETURN collect(a.node_id) AS link_starts, collect(b.node_id) AS link_ends")
+                      f"RETURN collect(a.node_id) AS link_starts, collect(b.node_id) AS link_ends{also}")
 
 
 def chain_links(edge_kind: str, hops: int) -> str:
@@ -188,19 +202,25 @@ def chain_links(edge_kind: str, hops: int) -> str:
             + "RETURN link_starts, link_ends")
 
 
-def retrieval_context(parts: list[str], chain_kind: str, chain_hops: int) -> str:
+def _others_named(named: bool) -> str:
+    return f",\n[x IN other_nodes WHERE {_named('x')} | x.node_id] AS others_named" if named else ""
+
+
+def retrieval_context(parts: list[str], chain_kind: str, chain_hops: int, named: bool = False) -> str:
     """The neighbours `parts` find, then the `chain_links` from the seeds and every
-    neighbour found: one query, one round trip."""
+    neighbour found: one query, one round trip. With `named`, also the neighbours whose
+    speaker the query's names name (`others_named`)."""
     head = _SEED_NODES + _neighbour_rows(parts)
     if chain_hops < 1:
-        return head + "RETURN row_seeds, row_others, row_kinds, [] AS link_starts, [] AS link_ends"
+        return (head + "RETURN row_seeds, row_others, row_kinds, [] AS link_starts, [] AS link_ends"
+                + _others_named(named))
     _checked_chain(chain_kind, chain_hops)
     walks = [_walks(chain_kind, chain_hops, "seed_nodes + other_nodes")]
     return (head + _links_of(walks, "seed_nodes, other_nodes")
-            + "RETURN row_seeds, row_others, row_kinds, link_starts, link_ends")
+            + "RETURN row_seeds, row_others, row_kinds, link_starts, link_ends" + _others_named(named))
 
 
-def retrieval_context_on_the_chain(parts: list[str], chain_kind: str, chain_hops: int) -> str:
+def retrieval_context_on_the_chain(parts: list[str], chain_kind: str, chain_hops: int, named: bool = False) -> str:
     """`retrieval_context` when the neighbours asked for include the seeds' `chain_kind`
     edges, with less work: `parts` are the neighbour queries of the other kinds only.
 
@@ -212,14 +232,21 @@ def retrieval_context_on_the_chain(parts: list[str], chain_kind: str, chain_hops
       either part of a path of `chain_hops` + 1 from its seed, through it, or lies within the
       seed's own `chain_hops`; and a path of `chain_hops` + 1 from a seed passes through one
       of its in-scope chain neighbours first.
+    - With `named`, the link ends whose speaker the query names come too (`link_named`): the
+      seeds' chain neighbours are among them.
     At 1M memories with ~80 seeds, ~240 walks become ~80 plus the few other neighbours', and
     there is no neighbour query for the chain: mean server time over 60 searches 6.7 ms for
     the query before this and `_SEED_NODES`, 4.6 ms with both."""
     _checked_chain(chain_kind, chain_hops)
     walks = [_walks(chain_kind, chain_hops + 1, "seed_nodes"), _walks(chain_kind, chain_hops, "other_nodes")]
-    return (_SEED_NODES + _neighbour_rows(parts) + _links_of(walks, "seed_nodes, other_nodes")
+    return (_SEED_NODES + _neighbour_rows(parts) + _links_of(walks, "seed_nodes, other_nodes", named)
             + "RETURN row_seeds, row_others, row_kinds, link_starts, link_ends,\n"
-            f"[s IN seed_nodes WHERE NOT coalesce({_in_scope('s')}, false) | s.node_id] AS seeds_out_of_scope")
+            f"[s IN seed_nodes WHERE NOT coalesce({_in_scope('s')}, false) | s.node_id] AS seeds_out_of_scope"
+            + (",\nlink_named" if named else "") + _others_named(named))
+
+
+SPEAKERS_NAMED = (_seeds_in("$seeds") + f"WITH s WHERE {_named('s')}\n"
+                  "RETURN collect(s.node_id) AS named")
 
 
 CUBE_ROLES = """
@@ -230,7 +257,8 @@ RETURN c.cube_id AS cube_id, r.role AS role
 
 SNAPSHOT_NODES = """
 MATCH (n:MosNode {namespace: $ns}) WHERE n.kind IS NOT NULL
-RETURN n.node_id AS node_id, n.kind AS kind, n.cube_id AS cube_id, n.state AS state, n.name AS name
+RETURN n.node_id AS node_id, n.kind AS kind, n.cube_id AS cube_id, n.state AS state, n.name AS name,
+       coalesce(n.speaker_keys, []) AS speaker_keys
 """
 SNAPSHOT_EDGES = """
 MATCH (a:MosNode {namespace: $ns})-[r]->(b)

@@ -17,6 +17,7 @@ Many graphs share one database (Community has one): each store owns the nodes wh
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,9 @@ from projections.graph_writes import (
 from projections.neo4j import cypher
 from projections.ports import GraphContext, Neighbour, undirected
 
+log = logging.getLogger(__name__)
+
+LAYOUT = 2  # 1 (no layout on the checkpoint): before memory nodes held `speaker_keys`
 _MEMORY_PREFIX = "memory:"
 _WRITE_TYPES = (UpsertNode, SetNodeState, UpsertEdge, RemoveEdges, AppendToSession, EraseNode)
 
@@ -140,6 +144,19 @@ class Neo4jGraphStore:
         self._driver = driver or GraphDatabase.driver(
             uri, auth=auth, notifications_min_severity=NotificationMinimumSeverity.OFF, **retry)
         self._ensure_schema()
+        self._ensure_layout()
+
+    def _ensure_layout(self) -> None:
+        """A graph projected with another layout (say before memory nodes held speaker keys)
+        is deleted, checkpoint first, so the runner rebuilds it from the log — a read model is
+        only ever a projection (the SQLite store does the same on its `user_version`)."""
+        records = self._read(cypher.CHECKPOINT_LAYOUT)
+        if records and records[0]["layout"] != LAYOUT:
+            log.warning("graph %r has layout %r, not %r: deleted, to be rebuilt from the log",
+                        self.namespace, records[0]["layout"], LAYOUT)
+            with self._driver.session(database=self.database) as session:
+                session.run(Query(cypher.DELETE_CHECKPOINT), ns=self.namespace).consume()
+            self.drop()
 
     def _ensure_schema(self) -> None:
         for statement in cypher.SCHEMA:
@@ -183,7 +200,7 @@ class Neo4jGraphStore:
             raise CheckpointMoved(f"checkpoint is {current}, expected {expected_checkpoint}")
         for kind, group in phases(rows):
             tx.run(cypher.APPLY[kind], ns=self.namespace, ops=group).consume()
-        tx.run(cypher.SET_CHECKPOINT, ns=self.namespace, next_offset=next_offset).consume()
+        tx.run(cypher.SET_CHECKPOINT, ns=self.namespace, next_offset=next_offset, layout=LAYOUT).consume()
 
     def reset(self) -> None:
         """Delete this namespace's nodes, edges, session tails and checkpoint in one transaction."""
@@ -219,7 +236,7 @@ class Neo4jGraphStore:
 
     def retrieval_context(self, memory_ids: Sequence[str], edge_kinds: Sequence[str],
                           cube_ids: Sequence[str], states: Sequence[str], max_entity_degree: int,
-                          chain_kind: str, chain_hops: int) -> GraphContext:
+                          chain_kind: str, chain_hops: int, speaker_keys: Sequence[str] = ()) -> GraphContext:
         """Neighbours and chain in one query; when the neighbours asked for include the chain's
         edges, their chain part is read off the chain (`cypher.retrieval_context_on_the_chain`)."""
         if not memory_ids or not cube_ids or not states:
@@ -228,18 +245,30 @@ class Neo4jGraphStore:
         on_the_chain = chain_hops >= 1 and chain_kind in _direct(edge_kinds)
         queried = [kind for kind in edge_kinds if kind != chain_kind] if on_the_chain else list(edge_kinds)
         build = cypher.retrieval_context_on_the_chain if on_the_chain else cypher.retrieval_context
-        record = self._read(build(_neighbour_parts(queried), chain_kind, chain_hops), seeds=seeds,
+        named = bool(speaker_keys)
+        record = self._read(build(_neighbour_parts(queried), chain_kind, chain_hops, named), seeds=seeds,
                             kinds=_direct(queried), cubes=list(cube_ids), states=list(states),
-                            max_degree=max_entity_degree)[0]
+                            max_degree=max_entity_degree, speaker_keys=list(speaker_keys))[0]
         neighbours = _neighbours(record)
         if on_the_chain:
             neighbours += _chain_neighbours(record, set(seeds), chain_kind)
-        return GraphContext(tuple(neighbours), frozenset(_links(record)))
+        found = {_strip(x) for column in ("others_named", "link_named") if named and column in record.keys()
+                 for x in record[column]}
+        return GraphContext(tuple(neighbours), frozenset(_links(record)),
+                            frozenset(found & {n.memory_id for n in neighbours}))
+
+    def speakers_named(self, memory_ids: Sequence[str], speaker_keys: Sequence[str]) -> set[str]:
+        if not memory_ids or not speaker_keys:
+            return set()
+        records = self._read(cypher.SPEAKERS_NAMED, seeds=[_MEMORY_PREFIX + m for m in memory_ids],
+                             speaker_keys=list(speaker_keys))
+        return {_strip(x) for x in records[0]["named"]}
 
     def snapshot(self) -> dict:
         return {
             "checkpoint": self.checkpoint(),
-            "nodes": sorted(tuple(r.values()) for r in self._read(cypher.SNAPSHOT_NODES)),
+            "nodes": sorted((*list(r.values())[:-1], tuple(r["speaker_keys"]))
+                            for r in self._read(cypher.SNAPSHOT_NODES)),
             "edges": sorted(tuple(r.values()) for r in self._read(cypher.SNAPSHOT_EDGES)),
             "session_tails": sorted(tuple(r.values()) for r in self._read(cypher.SNAPSHOT_TAILS)),
         }

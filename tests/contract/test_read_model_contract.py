@@ -16,6 +16,7 @@ from projections.ports import (
     ranked_lists_in_two_reads,
 )
 from projections.search_writes import PatchDocument, UpsertDocument
+from projections.speakers import memory_speaker_keys, query_speaker_keys
 
 from tests.contract.read_model_adapters import GRAPH_STORES, SEARCH_INDEXES
 
@@ -189,6 +190,25 @@ def test_graph_retrieval_context_is_the_neighbours_and_the_chain_around_seeds_an
     assert graph.retrieval_context(["e"], kinds, ["other"], ["active"], 25, "NEXT_IN_SESSION", 2).chain == frozenset()
     only_chain = graph.retrieval_context(["e"], (), ["c1"], ["active"], 25, "NEXT_IN_SESSION", 1)
     assert only_chain == GraphContext((), frozenset({("d", "e"), ("e", "f")}))
+
+
+def test_graph_tells_which_neighbours_a_querys_names_name_the_speaker_of(graph):
+    """Memory nodes hold hashed speaker keys (projections.speakers), replaced on update."""
+    maria, bob = memory_speaker_keys("c1", '{"speaker": "Ms Maria Lopez"}'), memory_speaker_keys("c1", '{"speaker": "Bob"}')
+    graph.apply([UpsertNode(f"memory:{name}", "Memory", cube_id="c1", state="active", speaker_keys=keys)
+                 for name, keys in (("a", maria), ("b", bob), ("c", maria), ("d", ()))]
+                + [AppendToSession("c1", f"memory:{name}") for name in "abcd"], next_offset=1)
+    asked = query_speaker_keys(["c1"], ["maria"])
+    assert graph.speakers_named(["a", "b", "c", "d", "absent"], asked) == {"a", "c"}
+    assert graph.speakers_named(["a", "b"], query_speaker_keys(["c2"], ["maria"])) == set()  # another cube's keys
+    assert graph.speakers_named(["a", "b"], ()) == set()
+    context = graph.retrieval_context(["b"], ("NEXT_IN_SESSION",), ["c1"], ["active"], 25, "NEXT_IN_SESSION", 1, asked)
+    assert context.speakers_named == {"a", "c"}  # b's neighbours; b itself is a seed, not a neighbour
+    assert context == context_in_two_reads(graph, ["b"], ("NEXT_IN_SESSION",), ["c1"], ["active"], 25,
+                                           "NEXT_IN_SESSION", 1, asked)
+    graph.apply([UpsertNode("memory:a", "Memory", cube_id="c1", speaker_keys=bob)], next_offset=2)
+    assert graph.speakers_named(["a", "c"], asked) == {"c"}
+    assert graph.speakers_named(["a"], query_speaker_keys(["c1"], ["bob"])) == {"a"}
 
 
 def test_graph_failing_batch_is_rolled_back(graph):

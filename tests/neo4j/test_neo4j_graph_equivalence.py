@@ -149,8 +149,9 @@ _KIND = st.sampled_from(["Memory", "Entity", "Cube"])
 _OPTIONAL = st.none() | st.sampled_from(["c1", "c2"])
 _STATE = st.none() | st.sampled_from(["active", "archived"])
 _EDGE = st.sampled_from(["MENTIONS", "NEXT_IN_SESSION", "DERIVED_FROM", "HAS_ROLE"])
+_SPEAKER_KEYS = st.lists(st.sampled_from(["k1", "k2", "k3"]), max_size=2, unique=True).map(lambda keys: tuple(sorted(keys)))
 _WRITE = st.one_of(
-    st.builds(UpsertNode, _IDS, _KIND, _OPTIONAL, _STATE, st.none() | st.just("n")),
+    st.builds(UpsertNode, _IDS, _KIND, _OPTIONAL, _STATE, st.none() | st.just("n"), _SPEAKER_KEYS),
     st.builds(SetNodeState, _IDS, st.sampled_from(["active", "archived", "merged"])),
     st.builds(UpsertEdge, _EDGE, _IDS, _IDS, st.none() | st.sampled_from(["owner", "reader"])),
     st.builds(RemoveEdges, _EDGE, _IDS),
@@ -193,8 +194,9 @@ def retrieval_context(store, kinds: list[str], hops: int) -> tuple:
     """The one-read context (Neo4j walks the chain from fewer starts, one hop further: see
     `cypher.chain_links_through_neighbours`), comparable across stores."""
     found = store.retrieval_context(["a", "b", "c", "s0", "s1"], kinds, ["c1", "c2"], ["active"], 25,
-                                    "NEXT_IN_SESSION", hops)
-    return sorted(found.neighbours, key=lambda n: (n.seed_id, n.memory_id, n.edge_kind)), found.chain
+                                    "NEXT_IN_SESSION", hops, ["k1", "k3"])
+    return (sorted(found.neighbours, key=lambda n: (n.seed_id, n.memory_id, n.edge_kind)), found.chain,
+            found.speakers_named)
 
 
 _NODES = [f"m{i}" for i in range(10)]
@@ -206,16 +208,20 @@ _NODES = [f"m{i}" for i in range(10)]
        derived=st.lists(st.tuples(st.sampled_from(_NODES), st.sampled_from(_NODES)), max_size=4),
        seeds=st.lists(st.sampled_from(_NODES + ["absent"]), min_size=1, max_size=4, unique=True),
        hops=st.integers(1, 3), kinds=st.sampled_from([("NEXT_IN_SESSION", "DERIVED_FROM"), ("NEXT_IN_SESSION",),
-                                                      ("DERIVED_FROM",), ("NEXT_IN_SESSION", "MENTIONS")]))
+                                                      ("DERIVED_FROM",), ("NEXT_IN_SESSION", "MENTIONS")]),
+       speakers=st.dictionaries(st.sampled_from(_NODES), _SPEAKER_KEYS),
+       asked=st.lists(st.sampled_from(["k1", "k2", "k3"]), max_size=2))
 def test_retrieval_context_walks_the_same_chain_as_the_sqlite_graph(sqlite_graph, neo4j_graph, archived, elsewhere,
-                                                                   extra_next, derived, seeds, hops, kinds):
+                                                                   extra_next, derived, seeds, hops, kinds,
+                                                                   speakers, asked):
     """Over a session chain with archived gaps, memories of another cube, stray
     NEXT_IN_SESSION edges (not a line; loops too) and DERIVED_FROM links: Neo4j's one query
     (which reads the seeds' chain neighbours off the chain and walks it from fewer starts:
-    `cypher.retrieval_context_on_the_chain`) finds what the embedded store's two reads find."""
+    `cypher.retrieval_context_on_the_chain`) finds what the embedded store's reads find, the
+    neighbours whose speaker the asked keys name included."""
     writes = [w for name in _NODES for w in (
         UpsertNode(f"memory:{name}", "Memory", cube_id="c2" if name in elsewhere else "c1",
-                   state="archived" if name in archived else "active"),
+                   state="archived" if name in archived else "active", speaker_keys=speakers.get(name, ())),
         AppendToSession("c1", f"memory:{name}"))]
     writes += [UpsertEdge("NEXT_IN_SESSION", f"memory:{a}", f"memory:{b}") for a, b in extra_next]
     writes += [UpsertEdge("DERIVED_FROM", f"memory:{a}", f"memory:{b}") for a, b in derived if a != b]
@@ -223,7 +229,7 @@ def test_retrieval_context_walks_the_same_chain_as_the_sqlite_graph(sqlite_graph
     for store in (sqlite_graph, neo4j_graph):
         store.reset()
         store.apply(writes, 1)
-        context = store.retrieval_context(seeds, kinds, ["c1"], ["active"], 25, "NEXT_IN_SESSION", hops)
+        context = store.retrieval_context(seeds, kinds, ["c1"], ["active"], 25, "NEXT_IN_SESSION", hops, asked)
         found.append((sorted(context.neighbours, key=lambda n: (n.seed_id, n.memory_id, n.edge_kind)),
-                      context.chain))
+                      context.chain, context.speakers_named))
     assert found[0] == found[1]

@@ -32,21 +32,23 @@ ABLATED = {
 }
 
 
-def _turns_and_questions():
+def _turns_and_questions(speaker_also_as: str | None = None):
     raw = json.loads(SAMPLE.read_text())
     items = []
     for n in sorted(int(m[1]) for key in raw if (m := re.fullmatch(r"session_(\d+)", key))):
         date = raw[f"session_{n}_date_time"]
         for turn in raw[f"session_{n}"]:
             items.append({"text": f"[{date}] {turn['speaker']}: {turn['text']}",
-                          "metadata": {"dia_id": turn["dia_id"], "speaker": turn["speaker"], "session_id": n}})
+                          "metadata": {"dia_id": turn["dia_id"], "speaker": turn["speaker"], "session_id": n,
+                                       **({speaker_also_as: turn["speaker"]} if speaker_also_as else {})}})
     questions = [(q["question"], frozenset(e.strip() for e in q["evidence"])) for q in raw["qa"]]
     return items, questions
 
 
-def sample_in_a_cube(home) -> tuple[MOS, str, list]:
-    """An embedded MOS in `home` with the excerpt's turns in one cube of user "u"; the questions."""
-    items, questions = _turns_and_questions()
+def sample_in_a_cube(home, speaker_also_as: str | None = None) -> tuple[MOS, str, list]:
+    """An embedded MOS in `home` with the excerpt's turns in one cube of user "u" (the speaker
+    also under the metadata key `speaker_also_as`, if given); the questions."""
+    items, questions = _turns_and_questions(speaker_also_as)
     mos = MOS(home, embedder=HashingEmbedder(), record_access=False)
     mos.create_user("u")
     cube = mos.create_cube("locomo-sample", owner="u")
