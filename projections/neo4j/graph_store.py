@@ -253,7 +253,7 @@ class Neo4jGraphStore:
         if on_the_chain:
             neighbours += _chain_neighbours(record, set(seeds), chain_kind)
         found = {_strip(x) for column in ("others_named", "link_named") if named and column in record.keys()
-                 for x in record[column]}
+                 for x in record[column] if x.startswith(_MEMORY_PREFIX)}  # as speakers_named: memories only
         return GraphContext(tuple(neighbours), frozenset(_links(record)),
                             frozenset(found & {n.memory_id for n in neighbours}))
 

@@ -209,6 +209,11 @@ def test_graph_tells_which_neighbours_a_querys_names_name_the_speaker_of(graph):
     graph.apply([UpsertNode("memory:a", "Memory", cube_id="c1", speaker_keys=bob)], next_offset=2)
     assert graph.speakers_named(["a", "c"], asked) == {"c"}
     assert graph.speakers_named(["a"], query_speaker_keys(["c1"], ["bob"])) == {"a"}
+    # only memories have speakers: another node with keys, reached by an edge, is named by nobody
+    graph.apply([UpsertNode("entity:x", "Entity", cube_id="c1", state="active", speaker_keys=maria),
+                 UpsertEdge("DERIVED_FROM", "memory:b", "entity:x")], next_offset=3)
+    context = graph.retrieval_context(["b"], ("DERIVED_FROM",), ["c1"], ["active"], 25, "NEXT_IN_SESSION", 1, asked)
+    assert [n.memory_id for n in context.neighbours] == ["entity:x"] and context.speakers_named == frozenset()
 
 
 def test_graph_failing_batch_is_rolled_back(graph):
