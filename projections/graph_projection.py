@@ -36,7 +36,7 @@ from mos.domain.events import (
     user_key,
 )
 from projections.entities import extract_entities
-from projections.speakers import memory_speaker_keys
+from projections.speakers import memory_speaker_keys, name_key
 from projections.graph_writes import (
     AppendToSession,
     EraseNode,
@@ -62,8 +62,7 @@ def entity_node_id(cube_id: str, entity: str) -> str:
     graph holds no text of a memory, so erasing one leaves nothing readable behind in the
     graph database's store files or transaction logs. Equal names still meet in one node;
     cubes are isolated (no cross-cube entity links)."""
-    digest = hashlib.sha256(f"{cube_id}\0{entity}".encode()).hexdigest()[:32]
-    return f"entity:{cube_id}/{digest}"
+    return f"entity:{cube_id}/{name_key(cube_id, entity)}"
 
 
 def _mentions(event: MemoryContent) -> list[GraphWrite]:

@@ -30,6 +30,8 @@ def speaker_words(speaker: str) -> frozenset[str]:
 
 
 def name_key(cube_id: str, word: str) -> str:
+    """A lower-cased name (word) as the graph keeps it, within one cube: entity node ids and
+    speaker keys alike, so equal names meet and cubes stay apart."""
     return hashlib.sha256(f"{cube_id}\0{word}".encode()).hexdigest()[:32]
 
 
