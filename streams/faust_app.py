@@ -12,7 +12,8 @@ event, and the worker neither crashes nor needs the read model up to start. Proc
 at-least-once (Faust
 commits offsets after the agents), made effectively-once by the read models' checkpoints
 and version guards; the consumer reads committed transactions only
-(`streams/faust_read_committed.py`), so events of an aborted append never reach a read model.
+(`streams/faust_read_committed.py`), so events of an aborted append never reach a read model,
+and its committed offset passes transaction markers at once (`streams/faust_offsets.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from projections.graph_projection import project_graph
 from projections.search_projection import project_search
 from streams.avro_codec import AvroEventCodec, DecodeError
 from streams.backoff import Backoff, retry_async
+from streams.faust_offsets import install as install_gap_is_the_hole
 from streams.faust_read_committed import install as install_read_committed
 from streams.keys import pipeline_codec
 from streams.kafka.topics import ensure_topics
@@ -52,6 +54,7 @@ def create_app(settings: PipelineSettings | None = None,
     `scheduler` is a `MemScheduler` ticked every `settings.scheduler_interval_seconds`, or None."""
     settings = settings or PipelineSettings.from_env()
     install_read_committed()
+    install_gap_is_the_hole()  # commits pass transaction markers at once
     targets = targets if targets is not None else default_targets(settings)
     app = faust.App(settings.faust_app_id, broker=f"kafka://{settings.kafka_bootstrap}",
                     processing_guarantee="at_least_once", topic_partitions=1, topic_allow_declare=False,
