@@ -1,7 +1,7 @@
 """Lag of the projection behind the log, sampled at a fixed interval, and its plot.
 
 Two positions are sampled against the log end (the last stable offset, what a
-read_committed reader can reach), because under load they differ by tens of seconds:
+read_committed reader can reach), because under load they can differ:
 - the worker's consumer group committed offset on the events topic — Kafka's own notion
   of consumer lag, what `kafka-consumer-groups.sh` and lag alerts show. Faust commits an
   offset once every agent has processed the records before it;
@@ -12,10 +12,10 @@ Each MOS append is one Kafka transaction whose commit marker takes an offset of 
 Faust commits record offset + 1 and a read-model checkpoint is record offset + 1, so a
 position that has everything sits just below the end, on the marker of the last
 transaction: both lags count that marker out (exact when no transaction is open, to within
-one offset while appends are in flight). Observed with faust-streaming 0.15.3: the
-committed offset advances by about one transaction per commit interval (0.5 s) — Faust's
-`_new_offset` commits one run of consecutive offsets at a time and markers break runs — so
-with small transactions it trails the read models by far (bench/load.py prints how far).
+one offset while appends are in flight). With faust-streaming 0.15.3 alone the committed
+offset advanced by about one transaction per commit interval (0.5 s) and trailed the read
+models by thousands of offsets; `streams/faust_offsets.py` fixes that (bench/load.py prints
+how far the two positions are apart).
 """
 
 from __future__ import annotations
