@@ -34,8 +34,8 @@ def _commits(processed: list[int]) -> list[int | None]:
         consumer = app.transport.create_consumer(callback=_nothing, on_partitions_revoked=_nothing,
                                                  on_partitions_assigned=_nothing)
         previous = None
-        for offset in RECORDS:  # what the fetch loop does as each record arrives
-            if previous is not None and offset - previous > 1 and previous:
+        for offset in RECORDS:  # what the fetch loop does as each record arrives (`gap > 1 and r_offset`)
+            if previous and offset - previous > 1:
                 await consumer._add_gap(EVENTS, previous + 1, offset)
             previous = offset
         consumer._acked[EVENTS] = list(processed)
