@@ -41,6 +41,7 @@ from streams.avro_codec import AvroEventCodec, DecodeError
 from streams.backoff import Backoff, retry_async
 from streams.embedded.sqlite_event_log import check_stream_versions
 from streams.kafka.background_loop import BackgroundLoop
+from streams.kafka.closing import current_task_is_cancelled, stop_abandoned
 from streams.kafka.config import KafkaLogConfig
 from streams.kafka.stream_cache import StreamCache
 from streams.kafka.topics import ensure_topics
@@ -64,23 +65,11 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (KafkaError, TimeoutError, OSError, IllegalOperation))
 
 
-def _we_are_cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 def _retrieve(futures: list) -> None:
     """Mark failed send futures of an abandoned transaction as seen (no 'never retrieved')."""
     for future in futures:
         if future.done() and not future.cancelled():
             future.exception()
-
-
-async def _stop_quietly(producer: AIOKafkaProducer) -> None:
-    try:
-        await producer.stop()
-    except Exception:  # a fenced producer may fail to flush; it holds nothing we need
-        log.debug("stopping a fenced producer failed", exc_info=True)
 
 
 async def _make_lock() -> asyncio.Lock:
@@ -109,7 +98,7 @@ class KafkaEventLog:
 
     async def _new_producer(self) -> AIOKafkaProducer:
         if self._producer is not None:
-            await self._producer.stop()
+            await stop_abandoned(self._producer, "previous producer")
         producer = AIOKafkaProducer(
             bootstrap_servers=self.config.bootstrap_servers, enable_idempotence=True, acks="all",
             transactional_id=self.config.writer_id, linger_ms=5, max_batch_size=1_048_576,
@@ -134,7 +123,7 @@ class KafkaEventLog:
                     try:
                         return await self._append_locked(events, payloads, recheck=retried)
                     except asyncio.CancelledError as exc:
-                        if _we_are_cancelled():
+                        if current_task_is_cancelled():
                             raise
                         # aiokafka cancels the futures of a sender that lost the broker: a
                         # connection failure like any other, not a cancellation of this append.
@@ -167,17 +156,14 @@ class KafkaEventLog:
         initialisation settles the transaction the old one left in doubt."""
         producer, self._producer = self._producer, None
         if producer is not None:
-            await _stop_quietly(producer)
+            await stop_abandoned(producer, "producer")
 
     async def _drop_reader(self) -> None:
         async with self._read_lock:
             reader, self._reader = self._reader, None
             self._empty_tail = (0, -1)
             if reader is not None:
-                try:
-                    await reader.stop()
-                except Exception:  # noqa: BLE001 — a broken reader holds nothing we need
-                    log.debug("stopping a broken reader failed", exc_info=True)
+                await stop_abandoned(reader, "reader")
 
     async def _reading(self, read, what: str):
         """`await read()`, with a fresh reader after each transient failure, while the broker
@@ -230,7 +216,7 @@ class KafkaEventLog:
             except ProducerFenced:
                 _retrieve(futures)
                 log.info("writer fenced by another MOS writer (attempt %d); re-reading the log", attempt + 1)
-                await _stop_quietly(producer)
+                await stop_abandoned(producer, "fenced producer")
                 self._producer = None
                 if fresh:
                     await asyncio.sleep(0.05 * (attempt + 1))
