@@ -418,7 +418,8 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
     def close(self) -> None:
         self.stop_scheduler()
         try:
-            self.flush_access()
+            if self._access is not None:
+                self._access.close()
         finally:
             self._point_in_time.close()
             self._backend.close()
