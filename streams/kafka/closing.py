@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import Awaitable, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +35,24 @@ async def stop_abandoned(client: StoppableClient, what: str) -> None:
     When its stop is cut short by a stray cancellation, the connections and metadata task it
     did not reach are closed at the network-client level, so a dropped client leaks no
     socket or background task."""
-    try:
-        await client.stop()
-    except asyncio.CancelledError:
-        if current_task_is_cancelled():
-            raise
-        log.debug("stopping the %s raised a cancellation of aiokafka's own; closing its connections", what)
-        await _close_network_client(client, what)
-    except Exception:  # noqa: BLE001 — a broken or fenced client holds nothing we need
-        log.debug("stopping the %s failed", what, exc_info=True)
-
-
-async def _close_network_client(client: StoppableClient, what: str) -> None:
+    if await _settled(client.stop(), f"stopping the {what}"):
+        return
     # AIOKafkaConsumer keeps its AIOKafkaClient in `_client`, AIOKafkaProducer in `client`.
     network = getattr(client, "_client", None) or getattr(client, "client", None)
-    if network is None:
-        return
+    if network is not None:
+        await _settled(network.close(), f"closing the {what}'s connections")
+
+
+async def _settled(step: Awaitable[None], what: str) -> bool:
+    """Await `step`: False if a cancellation not aimed at this task cut it short, else True
+    (a failure is logged: the client is being dropped anyway)."""
     try:
-        await network.close()
+        await step
     except asyncio.CancelledError:
         if current_task_is_cancelled():
             raise
-        log.debug("closing the %s's connections raised a cancellation of aiokafka's own", what)
-    except Exception:  # noqa: BLE001
-        log.debug("closing the %s's connections failed", what, exc_info=True)
+        log.debug("%s raised a cancellation of aiokafka's own", what)
+        return False
+    except Exception:  # noqa: BLE001 — a broken or fenced client holds nothing we need
+        log.debug("%s failed", what, exc_info=True)
+    return True
