@@ -118,14 +118,27 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
                               correlation_id=str(uuid.uuid4()), clock=self._clock)
 
     def sync(self) -> int:
-        """Apply every event not yet in the read models; returns how many were applied."""
+        """Apply every event not yet in the read models; returns how many were applied.
+
+        Looks first, without the lock, whether the read models already hold the whole log (a
+        Faust worker or another thread's sync got there): then a read does not queue behind a
+        write, which holds the lock across its append — seconds, when another writer fences
+        it — and its own sync."""
+        if self._read_models_hold_the_log():
+            return 0
         with self._lock:
             return catch_up_all(self._backend.runners, self.log)
+
+    def _read_models_hold_the_log(self) -> bool:
+        """No event at or after the lowest read-model checkpoint: what `catch_up_all` would
+        find first, read-only. An event committed before this call is seen here."""
+        start = min((runner.target.checkpoint() for runner in self._backend.runners), default=0)
+        return next(iter(self.log.read(start, limit=1)), None) is None
 
     def _commit(self, events: Sequence[Event]) -> None:
         with self._lock:
             self.log.append(events)
-            self.sync()
+            catch_up_all(self._backend.runners, self.log)  # our events are not projected yet: no look first
 
     def _require_user(self, user_id: str) -> None:
         validate_id(user_id, "user_id")
