@@ -4,8 +4,8 @@ Accesses are buffered and aggregated per (memory, user) — one event with a `co
 flushed in one append, off the caller's thread, when the buffer holds `max_pending`
 distinct memories or the oldest pending access is `max_delay_ms` old; or explicitly
 (`flush`, `MOS.close`, before the scheduler runs). A busy app thus appends a few events
-per second, not one per hit, and no search waits for one. Each memory's accesses live on their own `access:<id>`
-stream, so reads never bump the memory's version.
+per second, not one per hit, and no search waits for one. Each memory's accesses live on
+their own `access:<id>` stream, so reads never bump the memory's version.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from mos.query_filters import parse_filters
 from mos.retrieval.hybrid import HybridRetriever, RetrievalConfig
 from mos.types import Hit, MemoryItem, provenance_of
 from projections.ports import SearchFilter
-from projections.runner import catch_up_all
+from projections.runner import catch_up_all, holds_the_log
 
 # Events per transaction when rebuilding read models: one decode feeds every read model.
 REPLAY_BATCH = 5000
@@ -124,16 +124,10 @@ class MOS(TierMethods, SchedulerMethods, ErasureMethods):
         Faust worker or another thread's sync got there): then a read does not queue behind a
         write, which holds the lock across its append — seconds, when another writer fences
         it — and its own sync."""
-        if self._read_models_hold_the_log():
+        if holds_the_log(self._backend.runners, self.log):
             return 0
         with self._lock:
             return catch_up_all(self._backend.runners, self.log)
-
-    def _read_models_hold_the_log(self) -> bool:
-        """No event at or after the lowest read-model checkpoint: what `catch_up_all` would
-        find first, read-only. An event committed before this call is seen here."""
-        start = min((runner.target.checkpoint() for runner in self._backend.runners), default=0)
-        return next(iter(self.log.read(start, limit=1)), None) is None
 
     def _commit(self, events: Sequence[Event]) -> None:
         with self._lock:

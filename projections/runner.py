@@ -70,6 +70,14 @@ class ProjectionRunner:
         return self.catch_up(progress)
 
 
+def holds_the_log(runners: Sequence[ProjectionRunner], log: EventLog) -> bool:
+    """Whether every read model already holds the whole log: what `catch_up_all` looks at
+    first (any event at or after the lowest checkpoint?), read-only, so a caller can skip the
+    lock it takes around `catch_up_all`. An event committed before this call is seen here."""
+    start = min((runner.target.checkpoint() for runner in runners), default=0)
+    return next(iter(log.read(start, limit=1)), None) is None
+
+
 def catch_up_all(runners: Sequence[ProjectionRunner], log: EventLog,
                  progress: ProgressCallback | None = None, batch_size: int | None = None) -> int:
     """Bring several read models of one log up to its head, decoding each event once.

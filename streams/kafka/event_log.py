@@ -98,8 +98,6 @@ class KafkaEventLog:
     # --- writes -------------------------------------------------------------------------
 
     async def _new_producer(self) -> AIOKafkaProducer:
-        if self._producer is not None:
-            await stop_abandoned(self._producer, "previous producer")
         producer = AIOKafkaProducer(
             bootstrap_servers=self.config.bootstrap_servers, enable_idempotence=True, acks="all",
             transactional_id=self.config.writer_id, linger_ms=5, max_batch_size=1_048_576,
